@@ -1,0 +1,127 @@
+"""Repository configuration: `.ci-triage.toml` (or `.github/ci-triage.toml`).
+
+A repository can add its own rules (same schema as the built-in ones, ids `USR001`...),
+disable built-in rules, or re-label them (kind, category, weight). The file is validated
+strictly; every error names the file, the line and the key, because the person reading it
+is a maintainer fixing a typo, not us.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.errors import CatalogError, ConfigError
+from bot.rules import Catalog, check_rule
+from bot.rules.schema import RepoConfig, Rule
+
+CONFIG_NAMES = (".ci-triage.toml", ".github/ci-triage.toml")
+
+
+def key_line(text: str, loc: Sequence[str | int]) -> int | None:
+    """Best line number for a pydantic error location in a TOML document.
+
+    tomllib keeps no positions, so walk the text: `[[rules]]` headers count array items,
+    `[table]` headers and `key =` lines are matched in order of the location path.
+    """
+    lines = text.splitlines()
+    start, found = 0, None
+    path = [str(p) for p in loc]
+    i = 0
+    while i < len(path):
+        part = path[i]
+        nxt = path[i + 1] if i + 1 < len(path) else None
+        if nxt is not None and nxt.isdigit():
+            # An array of tables: find the n-th `[[...part]]` header after `start`.
+            want, seen = int(nxt), -1
+            header = re.compile(r"^\s*\[\[\s*(?:[\w.\-\"]+\.)?" + re.escape(part) + r"\s*\]\]")
+            for n in range(start, len(lines)):
+                if header.match(lines[n]):
+                    seen += 1
+                    if seen == want:
+                        start, found = n, n + 1
+                        break
+            else:
+                # Inline array: fall back to the key itself.
+                pass
+            i += 2
+            continue
+        key = re.compile(r"^\s*(?:\[\s*(?:[\w.\-\"]+\.)?" + re.escape(part) + r"\s*\]|\"?" + re.escape(part) + r"\"?\s*=)")
+        for n in range(start, len(lines)):
+            if key.match(lines[n]):
+                start, found = n, n + 1
+                break
+        i += 1
+    return found
+
+
+def _error(source: str, text: str, exc: ValidationError) -> ConfigError:
+    msgs = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in {"function-after", "tagged-union"})]
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        line = key_line(text, loc)
+        where = f"{source}:{line}" if line else source
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see docs/configuration.md)"
+        msgs.append(f"{where}: {dotted}: {msg}")
+    return ConfigError("\n".join(msgs))
+
+
+def parse_repo_config(text: str, source: str) -> RepoConfig:
+    """Parse and validate a repository config; ConfigError names file, line and key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        return RepoConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _error(source, text, exc) from exc
+
+
+def apply_repo_config(catalog: Catalog, config: RepoConfig, source: str, text: str = "") -> Catalog:
+    """The built-in catalog with the repository's overrides and rules applied."""
+    known = {r.id for r in catalog.rules}
+    rules: list[Rule] = []
+    for rid in config.overrides:
+        if rid not in known:
+            line = key_line(text, ["overrides", rid]) if text else None
+            where = f"{source}:{line}" if line else source
+            raise ConfigError(f"{where}: overrides.{rid}: no built-in rule has this id (see `ci-triage rules`)")
+    for rule in catalog.rules:
+        o = config.overrides.get(rule.id)
+        if o is None:
+            rules.append(rule)
+            continue
+        if o.disable:
+            continue
+        changes = {k: v for k, v in (("kind", o.kind), ("category", o.category), ("weight", o.weight)) if v is not None}
+        updated = rule.model_copy(update=changes)
+        _check(updated, catalog, source, text, ["overrides", rule.id])
+        rules.append(updated)
+    for n, rule in enumerate(config.rules):
+        if rule.id in known:
+            raise ConfigError(f"{source}: rules[{n}].id: {rule.id} is a built-in id; use [overrides.{rule.id}] to change it")
+        _check(rule, catalog, source, text, ["rules", n, "category"])
+        rules.append(rule)
+    return Catalog(tuple(rules), catalog.taxonomy)
+
+
+def _check(rule: Rule, catalog: Catalog, source: str, text: str, loc: list[str | int]) -> None:
+    try:
+        check_rule(rule, source, catalog.taxonomy)
+    except CatalogError as exc:
+        line = key_line(text, loc) if text else None
+        where = f"{source}:{line}" if line else source
+        detail = str(exc).split(": ", 1)[-1]
+        raise ConfigError(f"{where}: {'.'.join(str(p) for p in loc)}: {detail}") from exc
+
+
+def load_repo_catalog(catalog: Catalog, text: str, source: str) -> Catalog:
+    """Parse `text` (the contents of `source`) and apply it to `catalog`."""
+    return apply_repo_config(catalog, parse_repo_config(text, source), source, text)

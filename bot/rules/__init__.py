@@ -1,0 +1,119 @@
+"""The rule catalog: one TOML file per rule, validated by `bot.rules.schema`.
+
+`load_catalog()` reads every `infra/*.toml` and `code/*.toml` file shipped in this package,
+checks each against the schema and the taxonomy, and refuses the whole catalog on any defect
+(CatalogError naming the file), so a broken rule is caught by the first test, not in a PR.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+from pydantic import ValidationError
+
+from bot.errors import CatalogError
+from bot.rules.schema import Rule
+
+__all__ = ["Catalog", "Taxonomy", "load_catalog", "load_taxonomy", "parse_rule"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Taxonomy:
+    """Category id -> (kind, summary), from the project's copy of the shared taxonomy."""
+
+    categories: Mapping[str, tuple[str, str]]
+
+    def kind(self, category: str) -> str:
+        return self.categories[category][0]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Catalog:
+    """The validated rules, in id order, and the taxonomy they map to."""
+
+    rules: tuple[Rule, ...]
+    taxonomy: Taxonomy
+
+    def get(self, rule_id: str) -> Rule | None:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        return None
+
+
+def load_taxonomy() -> Taxonomy:
+    data = tomllib.loads(resources.files("bot.rules").joinpath("taxonomy.toml").read_text("utf-8"))
+    return Taxonomy({k: (v["kind"], v["summary"]) for k, v in data["categories"].items()})
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `key.path: message`."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(file)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_rule(text: str, source: str, taxonomy: Taxonomy) -> Rule:
+    """Parse and validate one rule file's text; raise CatalogError naming `source`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        rule = Rule.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(f"{source}: {format_validation_error(exc)}") from exc
+    check_rule(rule, source, taxonomy)
+    return rule
+
+
+def check_rule(rule: Rule, source: str, taxonomy: Taxonomy) -> None:
+    if rule.category not in taxonomy.categories:
+        raise CatalogError(f"{source}: category {rule.category!r} is not in the taxonomy")
+    if taxonomy.kind(rule.category) != rule.kind:
+        raise CatalogError(
+            f"{source}: kind {rule.kind!r} contradicts category {rule.category!r}, "
+            f"which is {taxonomy.kind(rule.category)!r}"
+        )
+
+
+def _rule_files() -> Iterable[Traversable]:
+    root = resources.files("bot.rules")
+    for sub in ("infra", "code"):
+        folder = root.joinpath(sub)
+        yield from sorted(
+            (f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name
+        )
+
+
+@cache
+def load_catalog() -> Catalog:
+    """Load and validate the built-in catalog once; raises CatalogError on any defect."""
+    taxonomy = load_taxonomy()
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for file in _rule_files():
+        source = f"bot/rules/{file.parent.name if hasattr(file, 'parent') else ''}/{file.name}"
+        rule = parse_rule(file.read_text("utf-8"), source, taxonomy)
+        expected = f"{rule.id}-{rule.name}.toml"
+        if file.name != expected:
+            raise CatalogError(f"{source}: file name must be {expected}")
+        folder = "infra" if rule.kind == "infrastructure" else "code"
+        if f"/{folder}/" not in source:
+            raise CatalogError(f"{source}: a {rule.kind} rule belongs in bot/rules/{folder}/")
+        if rule.id in seen:
+            raise CatalogError(f"{source}: id {rule.id} is already used by {seen[rule.id]}")
+        seen[rule.id] = source
+        rules.append(rule)
+    removed = tomllib.loads(resources.files("bot.rules").joinpath("removed.toml").read_text("utf-8"))
+    for rid in removed.get("removed", {}):
+        if rid in seen:
+            raise CatalogError(f"{seen[rid]}: id {rid} was retired (removed.toml) and is never reused")
+    return Catalog(tuple(sorted(rules, key=lambda r: r.id)), taxonomy)
