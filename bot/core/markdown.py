@@ -55,6 +55,8 @@ def code_block(lines: Iterable[str], info: str = "text") -> str:
     for line in lines:
         line = clip(_clean(line))
         line = _BACKTICKS.sub(lambda m: ZWSP.join(m.group(0)), line)
+        # Our own comment is parsed back by its HTML-comment markers: log text must not fake one.
+        line = line.replace("<!--", "<!" + ZWSP + "--").replace("-->", "--" + ZWSP + ">")
         if line.lstrip().startswith("/"):
             line = ZWSP + line
         body.append(line)

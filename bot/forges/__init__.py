@@ -1,0 +1,1 @@
+"""Forge adapters: the only modules that talk to GitHub or GitLab."""
