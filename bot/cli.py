@@ -23,8 +23,8 @@ from bot.config import CONFIG_NAMES, load_repo_catalog
 from bot.core.engine import classify
 from bot.core.evaluate import Case, evaluate, render_metrics
 from bot.core.model import Triage
-from bot.entry import add_forge_commands, run_entry
 from bot.core.report import JobReport, render_job_markdown, render_rule_markdown, render_text
+from bot.entry import add_forge_commands, run_entry
 from bot.errors import ConfigError, InputError, TriageError
 from bot.rules import Catalog, load_catalog
 
@@ -107,8 +107,16 @@ def cmd_rules(args: argparse.Namespace, out: IO[str]) -> int:
     catalog = load_catalog()
     if args.format == "json":
         rows: list[dict[str, Any]] = [
-            {"id": r.id, "name": r.name, "kind": r.kind, "category": r.category, "title": r.title,
-             "weight": r.weight, "status": r.status, "retry": r.retry}
+            {
+                "id": r.id,
+                "name": r.name,
+                "kind": r.kind,
+                "category": r.category,
+                "title": r.title,
+                "weight": r.weight,
+                "status": r.status,
+                "retry": r.retry,
+            }
             for r in catalog.rules
         ]
         print(json.dumps(rows, indent=1), file=out)
@@ -173,14 +181,31 @@ def cmd_eval(args: argparse.Namespace, out: IO[str], cwd: Path) -> int:
     cases = load_cases(Path(args.dir), catalog, args.include_ambiguous)
     metrics = evaluate(cases)
     if args.json:
-        print(json.dumps({
-            "cases": metrics.total, "matrix": metrics.matrix, "precision": metrics.precision,
-            "recall": metrics.recall, "coverage": metrics.coverage,
-            "category_accuracy": metrics.category_accuracy,
-            "calibration": [dict(zip(("bin", "n", "mean", "right"), row, strict=True)) for row in metrics.calibration],
-            "misses": [{"id": c.id, "expected": [c.label, c.category],
-                        "actual": [c.triage.verdict.value, c.triage.category]} for c in metrics.misses],
-        }, indent=1), file=out)
+        print(
+            json.dumps(
+                {
+                    "cases": metrics.total,
+                    "matrix": metrics.matrix,
+                    "precision": metrics.precision,
+                    "recall": metrics.recall,
+                    "coverage": metrics.coverage,
+                    "category_accuracy": metrics.category_accuracy,
+                    "calibration": [
+                        dict(zip(("bin", "n", "mean", "right"), row, strict=True)) for row in metrics.calibration
+                    ],
+                    "misses": [
+                        {
+                            "id": c.id,
+                            "expected": [c.label, c.category],
+                            "actual": [c.triage.verdict.value, c.triage.category],
+                        }
+                        for c in metrics.misses
+                    ],
+                },
+                indent=1,
+            ),
+            file=out,
+        )
     else:
         print(render_metrics(metrics), file=out, end="")
     return 0
@@ -194,9 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify job logs (- reads standard input)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    p.add_argument("--ci", choices=("github_actions", "gitlab_ci", "jenkins", "travis", "buildkite",
-                                    "circleci", "azure_pipelines", "plain"),
-                   help="the CI system, when the log does not reveal it")
+    p.add_argument(
+        "--ci",
+        choices=(
+            "github_actions",
+            "gitlab_ci",
+            "jenkins",
+            "travis",
+            "buildkite",
+            "circleci",
+            "azure_pipelines",
+            "plain",
+        ),
+        help="the CI system, when the log does not reveal it",
+    )
     p.add_argument("--config", help="a .ci-triage.toml to apply (default: found in the current directory)")
     p.add_argument("--no-config", action="store_true", help="ignore any .ci-triage.toml")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")

@@ -49,7 +49,9 @@ def key_line(text: str, loc: Sequence[str | int]) -> int | None:
                 pass
             i += 2
             continue
-        key = re.compile(r"^\s*(?:\[\s*(?:[\w.\-\"]+\.)?" + re.escape(part) + r"\s*\]|\"?" + re.escape(part) + r"\"?\s*=)")
+        key = re.compile(
+            r"^\s*(?:\[\s*(?:[\w.\-\"]+\.)?" + re.escape(part) + r"\s*\]|\"?" + re.escape(part) + r"\"?\s*=)"
+        )
         for n in range(start, len(lines)):
             if key.match(lines[n]):
                 start, found = n, n + 1
@@ -106,7 +108,9 @@ def apply_repo_config(catalog: Catalog, config: RepoConfig, source: str, text: s
         rules.append(updated)
     for n, rule in enumerate(config.rules):
         if rule.id in known:
-            raise ConfigError(f"{source}: rules[{n}].id: {rule.id} is a built-in id; use [overrides.{rule.id}] to change it")
+            raise ConfigError(
+                f"{source}: rules[{n}].id: {rule.id} is a built-in id; use [overrides.{rule.id}] to change it"
+            )
         _check(rule, catalog, source, text, ["rules", n, "category"])
         rules.append(rule)
     return Catalog(tuple(rules), catalog.taxonomy)

@@ -12,7 +12,10 @@ from typing import IO, Any
 
 
 def add_forge_commands(sub: Any) -> None:
-    sub.add_parser("github", help="triage a GitHub Actions run (the Action's entrypoint; reads GITHUB_*/INPUT_*)")
+    sub.add_parser(
+        "github",
+        help="triage a GitHub Actions run (the Action's entrypoint; reads GITHUB_*/INPUT_*)",
+    )
     sub.add_parser("gitlab", help="triage a GitLab pipeline (the CI job's command; reads CI_*)")
 
 

@@ -111,8 +111,16 @@ def _prefilter_source(pattern: str) -> tuple[bytes, int]:
         if pattern.endswith("$") and not pattern.endswith("\\$"):
             pattern = pattern[:-1]
     pattern = re.sub(r"\(\?P<\w+>", "(?:", pattern)
-    pattern = pattern.replace("(?P=", "(?:")
     return pattern.encode("utf-8"), flags
+
+
+def _union(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One regex matching any of `patterns`; a leading `(?i)` becomes a scoped `(?i:...)`."""
+    parts = []
+    for p in patterns:
+        m = re.match(r"\(\?([aiLmsux]+)\)", p)
+        parts.append(f"(?{m.group(1)}:{p[m.end():]})" if m else f"(?:{p})")
+    return re.compile("|".join(parts))
 
 
 def _compile_database(sources: Sequence[str]) -> hyperscan.Database:
@@ -120,15 +128,11 @@ def _compile_database(sources: Sequence[str]) -> hyperscan.Database:
     for src in sources:
         expr, flag = _prefilter_source(src)
         try:
-            hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(
-                expressions=[expr], ids=[0], flags=[flag]
-            )
+            hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[expr], ids=[0], flags=[flag])
         except hyperscan.error:
             flag |= hyperscan.HS_FLAG_PREFILTER
             try:
-                hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(
-                    expressions=[expr], ids=[0], flags=[flag]
-                )
+                hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[expr], ids=[0], flags=[flag])
             except hyperscan.error as exc:
                 raise CatalogError(f"pattern {src!r} cannot be scanned: {exc}") from exc
         exprs.append(expr)
@@ -174,7 +178,7 @@ def compile_catalog(rules: Iterable[Rule]) -> CompiledCatalog:
         infos.append(
             _RuleInfo(
                 rule=rule,
-                exclude=re.compile("|".join(f"(?:{p})" for p in m.exclude)) if m.exclude else None,
+                exclude=_union(m.exclude) if m.exclude else None,
                 step=re.compile(m.scope.step) if m.scope.step else None,
                 tool_pid=tool_pid,
                 windows=tuple(s.window for s in m.sequences),
@@ -184,7 +188,7 @@ def compile_catalog(rules: Iterable[Rule]) -> CompiledCatalog:
             )
         )
     database = _compile_database([p.source for p in patterns])
-    wrapper = re.compile("|".join(f"(?:{p})" for p in WRAPPER_PATTERNS + STEP_FAILED_PATTERNS))
+    wrapper = _union(WRAPPER_PATTERNS + STEP_FAILED_PATTERNS)
     return CompiledCatalog(tuple(infos), tuple(patterns), database, wrapper)
 
 
@@ -209,9 +213,7 @@ class _RuleState:
     before: deque[_Hit] = field(default_factory=lambda: deque(maxlen=KEEP_HITS))
     after: deque[_Hit] = field(default_factory=lambda: deque(maxlen=KEEP_HITS))
     count: int = 0
-    chains: dict[tuple[int, int], tuple[int, int, tuple[Evidence, ...]]] = field(
-        default_factory=dict
-    )
+    chains: dict[tuple[int, int], tuple[int, int, tuple[Evidence, ...]]] = field(default_factory=dict)
     """(sequence, element) -> (start line, last line, evidence) of the newest partial chain."""
 
 
@@ -330,7 +332,7 @@ class Scanner:
             for kind, r, s, e in pat.consumers:
                 if kind == _STRUCT:
                     continue
-                if kind == _LINE or kind == _SEQ:
+                if kind in (_LINE, _SEQ):
                     if wrapper is None:
                         wrapper = self._c.wrapper.search(text) is not None
                     self._rule_hit(kind, r, s, e, m, lineno, text, step, info, wrapper, after)
@@ -424,8 +426,11 @@ class Scanner:
             category=top.category if top else None,
             failed_step=tracker.failed_step,
             findings=tuple(findings),
-            stats=Stats(lines=self._lines + (0 if self._ends_nl else 1), bytes=self._bytes,
-                        truncated_lines=self._cut_lines),
+            stats=Stats(
+                lines=self._lines + (0 if self._ends_nl else 1),
+                bytes=self._bytes,
+                truncated_lines=self._cut_lines,
+            ),
             ci_system=system,
             tail=tail[-TAIL_LINES:],
             path=self._path,
@@ -444,7 +449,13 @@ class Scanner:
             return None
         failed = self._tracker.failed_step
         failed_line = self._tracker.failed_line
-        reliable_steps = system in {"github_actions", "azure_pipelines", "gitlab_ci", "jenkins", "buildkite"}
+        reliable_steps = system in {
+            "github_actions",
+            "azure_pipelines",
+            "gitlab_ci",
+            "jenkins",
+            "buildkite",
+        }
         in_step = [h for h in state.before if failed is not None and h.step == failed]
         if in_step:
             hit, factor = in_step[-1], 1.0
@@ -501,7 +512,11 @@ class Scanner:
         total = sum(w for w, _ in raw) or 1.0
         out = [
             Hypothesis(
-                h.text, min(0.99, w * prior_total / total), h.needs, h.fixes, h.evidence_for,
+                h.text,
+                min(0.99, w * prior_total / total),
+                h.needs,
+                h.fixes,
+                h.evidence_for,
                 h.evidence_against,
             )
             for w, h in raw
@@ -573,8 +588,18 @@ def _merge_by_category(findings: list[Finding]) -> list[Finding]:
 
 def _replace_evidence(f: Finding, evidence: tuple[Evidence, ...]) -> Finding:
     return Finding(
-        f.rule, f.name, f.kind, f.category, f.confidence, f.title, f.step, evidence,
-        f.hypotheses, f.retry, f.why, f.preview,
+        f.rule,
+        f.name,
+        f.kind,
+        f.category,
+        f.confidence,
+        f.title,
+        f.step,
+        evidence,
+        f.hypotheses,
+        f.retry,
+        f.why,
+        f.preview,
     )
 
 

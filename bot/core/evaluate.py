@@ -59,9 +59,7 @@ def evaluate(cases: Sequence[Case]) -> Metrics:
         right = sum(c.triage.verdict.value == c.label for c in inside)
         mean = sum(c.triage.confidence for c in inside) / len(inside)
         calibration.append((f"{lo:.2f}-{min(hi, 1.0):.2f}", len(inside), mean, right / len(inside)))
-    misses = tuple(
-        c for c in cases if c.triage.verdict.value != c.label or c.triage.category != c.category
-    )
+    misses = tuple(c for c in cases if c.triage.verdict.value != c.label or c.triage.category != c.category)
     return Metrics(
         total=len(cases),
         matrix=matrix,
@@ -84,10 +82,7 @@ def render_metrics(m: Metrics) -> str:
     for c in m.misses:
         t = c.triage
         top = t.findings[0].rule if t.findings else "-"
-        out.append(
-            f"  {c.id}: {c.label}/{c.category} -> {t.verdict.value}/{t.category} "
-            f"({t.confidence:.2f}, {top})"
-        )
+        out.append(f"  {c.id}: {c.label}/{c.category} -> {t.verdict.value}/{t.category} ({t.confidence:.2f}, {top})")
     out.append("")
     out.append("calibration (verdict confidence -> share right)")
     for name, n, mean, right in m.calibration:

@@ -23,14 +23,10 @@ MAX_TEXT = 4000
 """Characters of one line that rules see; longer lines are cut (a 10 MB line stays cheap)."""
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_GITLAB_SECTION = re.compile(
-    r"(?:\x1b\[0K)?section_(start|end):\d+:([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\r?(?:\x1b\[0K)?"
-)
+_GITLAB_SECTION = re.compile(r"(?:\x1b\[0K)?section_(start|end):\d+:([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\r?(?:\x1b\[0K)?")
 _TRAVIS = re.compile(r"travis_(fold|time):(start|end):([^\r\s]*)\r?(?:\x1b\[0K)?")
 _BUILDKITE_TS = re.compile(r"_bk;t=\d+\x07")
-_ISO_TS = re.compile(
-    r"^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d| ?UTC)?\]?\s?"
-)
+_ISO_TS = re.compile(r"^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d| ?UTC)?\]?\s?")
 _CLOCK_TS = re.compile(r"^\[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?\s")
 _GH_COMMAND = re.compile(r"^##\[(\w+)\](.*)$")
 _WORKFLOW_COMMAND = re.compile(r"^::(error|warning|notice|debug|group|endgroup)(?: [^:]*)?::(.*)$")
@@ -109,19 +105,15 @@ def normalise(raw: str) -> LineInfo:
     text = strip_ansi(text)
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT]
-    m = _ISO_TS.match(text)
-    if m:
-        if len(m.group(0)) >= 28 and text[10:11] == "T" and text[27:28] == "Z":
+    ts = _ISO_TS.match(text) or _CLOCK_TS.match(text)
+    if ts:
+        if len(ts.group(0)) >= 28 and text[10:11] == "T" and text[27:28] == "Z":
             system = system or "github_actions"
-        text = text[m.end() :]
-    else:
-        m = _CLOCK_TS.match(text)
-        if m:
-            text = text[m.end() :]
+        text = text[ts.end() :]
     if text.startswith("##["):
-        m = _GH_COMMAND.match(text)
-        if m:
-            command, rest = m.group(1), m.group(2)
+        gh = _GH_COMMAND.match(text)
+        if gh:
+            command, rest = gh.group(1), gh.group(2)
             if command == "group":
                 if rest.startswith("Run "):
                     return LineInfo(rest, Mark.STEP, rest[4:].strip() or rest, system)
@@ -138,9 +130,9 @@ def normalise(raw: str) -> LineInfo:
                 return LineInfo(rest, Mark.ERROR, None, system)
             return LineInfo(rest, Mark.NONE, None, system)
     elif text.startswith("::"):
-        m = _WORKFLOW_COMMAND.match(text)
-        if m:
-            command, rest = m.group(1), m.group(2)
+        wf = _WORKFLOW_COMMAND.match(text)
+        if wf:
+            command, rest = wf.group(1), wf.group(2)
             if command == "group":
                 return LineInfo(rest, Mark.GROUP, rest, system)
             if command == "endgroup":
@@ -149,14 +141,14 @@ def normalise(raw: str) -> LineInfo:
                 return LineInfo(rest, Mark.ERROR, None, system)
             return LineInfo(rest, Mark.NONE, None, system)
     elif text.startswith("[Pipeline]"):
-        m = _JENKINS_STAGE.match(text)
-        if m:
-            return LineInfo(text, Mark.STEP, m.group(1), "jenkins")
+        stage = _JENKINS_STAGE.match(text)
+        if stage:
+            return LineInfo(text, Mark.STEP, stage.group(1), "jenkins")
         return LineInfo(text, Mark.NONE, None, "jenkins")
     elif text[:4] in ("--- ", "+++ ", "~~~ "):
-        m = _BUILDKITE_HEADER.match(text)
-        if m and system == "buildkite":
-            return LineInfo(text, Mark.STEP, m.group(1).strip(), system)
+        header = _BUILDKITE_HEADER.match(text)
+        if header and system == "buildkite":
+            return LineInfo(text, Mark.STEP, header.group(1).strip(), system)
     return LineInfo(text, mark, step, system)
 
 

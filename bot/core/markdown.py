@@ -17,7 +17,8 @@ ZWSP = "\u200b"
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BACKTICKS = re.compile(r"`{3,}|~{3,}")
-_INLINE_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~$%&:])")
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_LINE_START = re.compile(r"^([#+\-=>]|\d+[.)])")
 _MENTION = re.compile(r"([@#!~%$])(?=[\w/-])")
 MAX_LINE = 300
 
@@ -35,7 +36,8 @@ def inline(text: str, limit: int = 200) -> str:
     """Untrusted text for use in running Markdown text, a table cell or a heading."""
     text = clip(_clean(text).replace("\n", " ").replace("\r", " "), limit)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _INLINE_SPECIAL.sub(lambda m: "\\" + m.group(1) if m.group(1) not in "&<>" else m.group(1), text)
+    text = _INLINE_SPECIAL.sub(lambda m: "\\" + m.group(1) if m.group(1) not in "<>" else m.group(1), text)
+    text = _LINE_START.sub(lambda m: "\\" + m.group(1), text)
     # Escaping alone does not stop GitHub autolinking `@user` or `#12`: add a zero-width space.
     text = _MENTION.sub(lambda m: m.group(1) + ZWSP, text)
     if text.startswith("/"):
@@ -52,7 +54,8 @@ def code_span(text: str, limit: int = 200) -> str:
 def code_block(lines: Iterable[str], info: str = "text") -> str:
     """Untrusted lines inside an exact three-backtick fence that they cannot close."""
     body = []
-    for line in lines:
+    split = (part for item in lines for part in item.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    for line in split:
         line = clip(_clean(line))
         line = _BACKTICKS.sub(lambda m: ZWSP.join(m.group(0)), line)
         # Our own comment is parsed back by its HTML-comment markers: log text must not fake one.

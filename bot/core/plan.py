@@ -116,9 +116,7 @@ def deciding(jobs: Sequence[JobResult]) -> list[JobResult]:
     return [j for j in jobs if not j.allow_failure]
 
 
-def decide_rerun(
-    jobs: Sequence[JobResult], policy: Policy, *, reruns_used: int, trigger: Trigger
-) -> RerunDecision:
+def decide_rerun(jobs: Sequence[JobResult], policy: Policy, *, reruns_used: int, trigger: Trigger) -> RerunDecision:
     """Re-run only when every deciding job is confidently infrastructure, within the budget."""
     considered = deciding(jobs)
     if not considered:
@@ -131,22 +129,42 @@ def decide_rerun(
         t = j.triage
         name = j.job.name
         if t.verdict is Verdict.CODE:
-            return RerunDecision(False, (), f"Not re-run: {name!r} looks like a code failure; a re-run would fail the same way.")
+            return RerunDecision(
+                False,
+                (),
+                f"Not re-run: {name!r} looks like a code failure; a re-run would fail the same way.",
+            )
         if t.verdict is Verdict.UNKNOWN:
-            return RerunDecision(False, (), f"Not re-run: the cause of {name!r} is unknown, and we only re-run known infrastructure failures.")
+            return RerunDecision(
+                False,
+                (),
+                f"Not re-run: the cause of {name!r} is unknown, and we only re-run known infrastructure failures.",
+            )
         top = t.findings[0]
         if top.retry == "never":
-            return RerunDecision(False, (), f"Not re-run: {top.rule} ({top.category}) cannot be fixed by a re-run; see the fixes below.")
+            return RerunDecision(
+                False,
+                (),
+                f"Not re-run: {top.rule} ({top.category}) cannot be fixed by a re-run; see the fixes below.",
+            )
         if top.preview:
-            return RerunDecision(False, (), f"Not re-run: {top.rule} is a preview rule, which never triggers re-runs.")
+            return RerunDecision(
+                False,
+                (),
+                f"Not re-run: {top.rule} is a preview rule, which never triggers re-runs.",
+            )
         if t.confidence < policy.min_confidence:
             return RerunDecision(
-                False, (),
-                f"Not re-run: confidence {t.confidence:.0%} for {name!r} is below the {policy.min_confidence:.0%} threshold.",
+                False,
+                (),
+                f"Not re-run: confidence {t.confidence:.0%} for {name!r} is below "
+                f"the {policy.min_confidence:.0%} threshold.",
             )
     if reruns_used >= policy.max_reruns:
         return RerunDecision(
-            False, (), f"Not re-run: the re-run budget is used ({reruns_used} of {policy.max_reruns})."
+            False,
+            (),
+            f"Not re-run: the re-run budget is used ({reruns_used} of {policy.max_reruns}).",
         )
     names = ", ".join(repr(j.job.name) for j in considered)
     return RerunDecision(
@@ -215,9 +233,7 @@ def plan_run(
     report = RunReport(
         title=run.title or f"run {run.id}",
         url=run.url,
-        jobs=tuple(
-            JobReport(j.job.name, j.triage, j.job.url, j.job.anchor, j.note, j.allow_failure) for j in jobs
-        ),
+        jobs=tuple(JobReport(j.job.name, j.triage, j.job.url, j.job.anchor, j.note, j.allow_failure) for j in jobs),
         status=decision.status,
     )
     renderings = [render_run_markdown(report, detail) for detail in (3, 2, 1, 0)]
@@ -240,9 +256,7 @@ def plan_run(
     return Plan(tuple(actions), verdict, categories, decision.rerun, decision.status, section)
 
 
-def label_actions(
-    change: ChangeRef, state: CommentState, policy: Policy, existing: Sequence[str]
-) -> list[SetLabels]:
+def label_actions(change: ChangeRef, state: CommentState, policy: Policy, existing: Sequence[str]) -> list[SetLabels]:
     """Labels that reflect the latest triage of every run at the change's head."""
     verdicts = {r.verdict for r in state.runs.values()}
     want = set()

@@ -8,7 +8,6 @@ kept under the size budget by dropping detail level by level, never by failing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.core.markdown import code_block, code_span, inline
@@ -219,7 +218,9 @@ def _summary_line(run: RunReport) -> str:
     if n == 0:
         return "No failed jobs to triage."
     if infra == n:
-        return f"{'The failed job looks' if n == 1 else f'All {n} failed jobs look'} like infrastructure, not the change."
+        return (
+            f"{'The failed job looks' if n == 1 else f'All {n} failed jobs look'} like infrastructure, not the change."
+        )
     if code == n:
         return f"{'The failed job looks' if n == 1 else f'All {n} failed jobs look'} related to the change."
     parts = [f"{infra} infrastructure"] if infra else []
@@ -235,7 +236,7 @@ def _table(run: RunReport) -> list[str]:
     for j in run.jobs:
         t = j.triage
         top = t.findings[0] if t.findings else None
-        evidence = _evidence_link(j, top.evidence[0].line) if top else (j.note and "n/a" or "none")
+        evidence = _evidence_link(j, top.evidence[0].line) if top else ((j.note and "n/a") or "none")
         cat = f"`{t.category}`" if t.category else "n/a"
         conf = _pct(t.confidence) if t.verdict is not Verdict.UNKNOWN else "n/a"
         name = inline(j.name, 80) + (" (allowed to fail)" if j.allow_failure else "")
@@ -264,37 +265,6 @@ def render_run_markdown(run: RunReport, detail: int = 3) -> str:
             out.append("</details>")
             out.append("")
     return "\n".join(out)
-
-
-def render_comment(
-    runs: Sequence[RunReport],
-    *,
-    marker: str = MARKER,
-    budget: int = COMMENT_BUDGET,
-    footer: str = "Maintainers can comment `/retriage` to triage again, or `/retriage rerun` to also re-run infrastructure failures.",
-) -> str:
-    """The whole PR/MR comment: marker, one section per run, footer; always within `budget`."""
-    for detail in (3, 2, 1, 0):
-        body = _assemble(runs, marker, footer, lambda r, d=detail: render_run_markdown(r, d))
-        if len(body) <= budget and len(body.encode()) <= budget + 5000:
-            return body
-    # Still too large (hundreds of jobs): keep the newest runs' tables and say so.
-    kept: list[str] = []
-    used = len(marker) + len(footer) + 200
-    for run in runs:
-        section = render_run_markdown(run, 0)
-        if used + len(section) > budget:
-            break
-        kept.append(section)
-        used += len(section)
-    omitted = len(runs) - len(kept)
-    note = f"\n_{omitted} more run(s) omitted to stay within the comment size limit._\n" if omitted else ""
-    text = marker + "\n" + "\n".join(kept) + note + "\n" + footer + "\n"
-    return text[:budget]
-
-
-def _assemble(runs: Sequence[RunReport], marker: str, footer: str, render: Callable[[RunReport], str]) -> str:
-    return marker + "\n" + "\n".join(render(r) for r in runs) + "\n---\n" + footer + "\n"
 
 
 # --------------------------------------------------------------------------------------------

@@ -88,9 +88,7 @@ def _rule_files() -> Iterable[Traversable]:
     root = resources.files("bot.rules")
     for sub in ("infra", "code"):
         folder = root.joinpath(sub)
-        yield from sorted(
-            (f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name
-        )
+        yield from sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
 
 
 @cache

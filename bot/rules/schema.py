@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Pattern = Annotated[str, StringConstraints(min_length=3)]
 RuleId = Annotated[str, StringConstraints(pattern=r"^(INF|COD|USR)\d{3,4}$")]
@@ -31,6 +38,7 @@ CI_SYSTEMS = (
 # them on untrusted text (pitfalls.md: "(.|\n)*" went quadratic on a 100 MB log).
 _UNBOUNDED_NEWLINE = re.compile(r"\\n|\\s\*\\n|\(\.\|\\n\)|\[\\s\\S\]|\(\?s\)")
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*]\)[+*]")
+_BACKREFERENCE = re.compile(r"\(\?P=|\\[1-9]")
 
 
 class Strict(BaseModel):
@@ -41,6 +49,8 @@ def check_pattern(pattern: str) -> str:
     """Compile one pattern and refuse the shapes that can blow up on hostile input."""
     if _UNBOUNDED_NEWLINE.search(pattern):
         raise ValueError(f"pattern must match within one line: {pattern!r}")
+    if _BACKREFERENCE.search(pattern):
+        raise ValueError(f"backreferences cannot be prefiltered; rewrite without them: {pattern!r}")
     if _NESTED_QUANTIFIER.search(pattern):
         raise ValueError(f"nested unbounded quantifier (catastrophic backtracking): {pattern!r}")
     try:
