@@ -20,7 +20,8 @@ from typing import IO, Any
 
 from bot import __version__
 from bot.config import CONFIG_NAMES, load_repo_catalog
-from bot.core.engine import classify
+from bot.cache import FileCache
+from bot.core.engine import classify, compiled_for
 from bot.core.evaluate import Case, evaluate, render_metrics
 from bot.core.model import Triage
 from bot.core.report import JobReport, render_job_markdown, render_rule_markdown, render_text
@@ -65,8 +66,14 @@ def classify_path(path: str, catalog: Catalog, ci: str | None = None, stdin: IO[
     return dataclasses.replace(triage, stats=stats)
 
 
-def _catalog(args: argparse.Namespace, cwd: Path) -> Catalog:
-    catalog = load_catalog()
+def _catalog(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> Catalog:
+    cache = FileCache.from_env(env)
+    catalog = _with_config(args, cwd, load_catalog(cache))
+    compiled_for(catalog, cache)
+    return catalog
+
+
+def _with_config(args: argparse.Namespace, cwd: Path, catalog: Catalog) -> Catalog:
     config_path: Path | None = None
     if getattr(args, "config", None):
         config_path = Path(args.config)
@@ -81,8 +88,8 @@ def _catalog(args: argparse.Namespace, cwd: Path) -> Catalog:
     return load_repo_catalog(catalog, text, str(config_path))
 
 
-def cmd_classify(args: argparse.Namespace, out: IO[str], err: IO[str], cwd: Path) -> int:
-    catalog = _catalog(args, cwd)
+def cmd_classify(args: argparse.Namespace, out: IO[str], err: IO[str], cwd: Path, env: Mapping[str, str]) -> int:
+    catalog = _catalog(args, cwd, env)
     status = 0
     color = args.color == "always" or (args.color == "auto" and out.isatty())
     for path in args.paths:
@@ -176,8 +183,8 @@ def load_cases(folder: Path, catalog: Catalog, include_ambiguous: bool) -> list[
     return cases
 
 
-def cmd_eval(args: argparse.Namespace, out: IO[str], cwd: Path) -> int:
-    catalog = _catalog(args, cwd)
+def cmd_eval(args: argparse.Namespace, out: IO[str], cwd: Path, env: Mapping[str, str]) -> int:
+    catalog = _catalog(args, cwd, env)
     cases = load_cases(Path(args.dir), catalog, args.include_ambiguous)
     metrics = evaluate(cases)
     if args.json:
@@ -266,7 +273,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     cwd = Path.cwd()
     try:
         if args.command == "classify":
-            return cmd_classify(args, out, err, cwd)
+            return cmd_classify(args, out, err, cwd, env)
         if args.command == "rules":
             return cmd_rules(args, out)
         if args.command == "rule":
@@ -274,7 +281,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if args.command == "docs":
             return cmd_docs(args, out, err)
         if args.command == "eval":
-            return cmd_eval(args, out, cwd)
+            return cmd_eval(args, out, cwd, env)
         return run_entry(args, env, out, err)
     except ConfigError as exc:
         print(f"ci-triage: configuration error:\n{exc}", file=err)

@@ -36,13 +36,18 @@ CI_SYSTEMS = (
 
 # Patterns must stay within one line and must not backtrack without bound: the engine runs
 # them on untrusted text (pitfalls.md: "(.|\n)*" went quadratic on a 100 MB log).
-_UNBOUNDED_NEWLINE = re.compile(r"\\n|\\s\*\\n|\(\.\|\\n\)|\[\\s\\S\]|\(\?s\)")
+_UNBOUNDED_NEWLINE = re.compile(r"(?<!\\)(?:\\\\)*\\n|\(\.\|\\n\)|\[\\s\\S\]|\(\?s\)")
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*]\)[+*]")
 _BACKREFERENCE = re.compile(r"\(\?P=|\\[1-9]")
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _trusted(info: ValidationInfo | None) -> bool:
+    """True when re-loading our own cache of an already validated catalog."""
+    return bool(info is not None and isinstance(info.context, dict) and info.context.get("trusted"))
 
 
 def check_pattern(pattern: str) -> str:
@@ -68,7 +73,9 @@ class Sequence(Strict):
 
     @field_validator("patterns")
     @classmethod
-    def _compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _compile(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if _trusted(info):
+            return value
         return tuple(check_pattern(p) for p in value)
 
 
@@ -84,7 +91,9 @@ class Scope(Strict):
 
     @field_validator("step", "tool")
     @classmethod
-    def _compile(cls, value: str | None) -> str | None:
+    def _compile(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if _trusted(info):
+            return value
         return None if value is None else check_pattern(value)
 
 
@@ -100,7 +109,9 @@ class Match(Strict):
 
     @field_validator("lines", "exclude")
     @classmethod
-    def _compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _compile(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if _trusted(info):
+            return value
         return tuple(check_pattern(p) for p in value)
 
     @model_validator(mode="after")
@@ -134,7 +145,9 @@ class HypothesisDoc(Strict):
 
     @field_validator("supports", "against")
     @classmethod
-    def _compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _compile(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if _trusted(info):
+            return value
         return tuple(check_pattern(p) for p in value)
 
 
@@ -175,7 +188,9 @@ class Rule(Strict):
     examples: tuple[Example, ...] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Rule:
+    def _consistent(self, info: ValidationInfo) -> Rule:
+        if _trusted(info):
+            return self
         if self.kind == "code" and self.retry != "never":
             raise ValueError("a code rule cannot be retry-safe: re-running does not fix code")
         if not any(e.matches for e in self.examples):
