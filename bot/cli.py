@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot import __version__
-from bot.config import CONFIG_NAMES, load_repo_catalog
 from bot.cache import FileCache
+from bot.config import CONFIG_NAMES, load_repo_catalog
 from bot.core.engine import classify, compiled_for
 from bot.core.evaluate import Case, evaluate, render_metrics
 from bot.core.model import Triage

@@ -30,7 +30,13 @@ def make_rule(**over: Any) -> Rule:
         "docs": {"what": "Something failed in a test.", "why": "Because the test says so."},
         "hypotheses": over.pop(
             "hypotheses",
-            [{"text": "The only explanation", "confidence": 1.0, "fixes": [{"text": "Re-run it", "commands": ["true"]}]}],
+            [
+                {
+                    "text": "The only explanation",
+                    "confidence": 1.0,
+                    "fixes": [{"text": "Re-run it", "commands": ["true"]}],
+                }
+            ],
         ),
         "examples": over.pop("examples", [{"log": "x"}, {"log": "y", "matches": False}]),
     }

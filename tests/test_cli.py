@@ -28,8 +28,7 @@ def test_classify_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert obj["verdict"] == "infrastructure"
     assert obj["category"] == "disk_full"
     finding = obj["findings"][0]
-    assert set(finding) == {"rule", "name", "kind", "category", "confidence", "title", "step", "evidence",
-                            "hypotheses"}
+    assert set(finding) == {"rule", "name", "kind", "category", "confidence", "title", "step", "evidence", "hypotheses"}
     assert finding["evidence"][0]["line"] == 24
     hyp = finding["hypotheses"][0]
     assert {"text", "confidence", "fixes"} <= set(hyp)
@@ -48,8 +47,9 @@ def test_classify_text_markdown_and_stdin(capsys: pytest.CaptureFixture[str], mo
 
 
 def test_missing_file_is_reported_and_the_others_still_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(capsys, "classify", "--format", "json", "--no-config", str(tmp_path / "nope.log"),
-                         str(EXAMPLE))
+    code, out, err = run(
+        capsys, "classify", "--format", "json", "--no-config", str(tmp_path / "nope.log"), str(EXAMPLE)
+    )
     assert code == 1
     first, second = (json.loads(line) for line in out.splitlines())
     assert "cannot read" in first["error"]
@@ -108,7 +108,9 @@ def test_eval_on_a_small_corpus(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert code == 1 and "line 1" in err
 
 
-def test_config_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = tmp_path / ".ci-triage.toml"
     cfg.write_text("[overrides.INF101]\ndisabel = true\n")
     monkeypatch.chdir(tmp_path)

@@ -66,11 +66,15 @@ def test_override_disables_and_relabels() -> None:
         ("[overrides.NOPE01]\ndisable = true\n", "c.toml:1: overrides.NOPE01: no built-in rule has this id"),
         ("min_confidence = 2\n", "c.toml:1: min_confidence: Input should be less than or equal to 1"),
         ("oops = [\n", "c.toml: not valid TOML"),
-        (USER_RULE.replace('category = "external_service"', 'category = "moon_phase"'),
-         "c.toml:6: rules.0.category: category 'moon_phase' is not in the taxonomy"),
+        (
+            USER_RULE.replace('category = "external_service"', 'category = "moon_phase"'),
+            "c.toml:6: rules.0.category: category 'moon_phase' is not in the taxonomy",
+        ),
         (USER_RULE.replace('id = "USR001"', 'id = "INF101"'), "INF101 is a built-in id"),
-        (USER_RULE.replace("lines = ['license server .* unavailable']", "lines = ['(unclosed']"),
-         "c.toml:12: rules.0.match.lines: Value error, invalid regular expression"),
+        (
+            USER_RULE.replace("lines = ['license server .* unavailable']", "lines = ['(unclosed']"),
+            "c.toml:12: rules.0.match.lines: Value error, invalid regular expression",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(text: str, message: str) -> None:

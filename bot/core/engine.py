@@ -30,6 +30,7 @@ from typing import Protocol
 import hyperscan
 
 from bot.core.logs import (
+    RETRY_PATTERNS,
     STEP_FAILED_PATTERNS,
     WRAPPER_PATTERNS,
     LineInfo,
@@ -141,6 +142,7 @@ def _prefilter_source(pattern: str) -> tuple[bytes, int]:
         if pattern.endswith("$") and not pattern.endswith("\\$"):
             pattern = pattern[:-1]
     pattern = re.sub(r"\(\?P<\w+>", "(?:", pattern)
+    pattern = re.sub(r"(?<!\\)\[\^", "[^\\n", pattern)  # keep negated classes within the line
     pattern = _BOUNDED.sub(
         lambda m: ("*" if m.group(1) == "0" else "+") + m.group(3) if int(m.group(2)) > 8 else m.group(0), pattern
     )
@@ -179,11 +181,19 @@ class DatabaseCache(Protocol):
 
 def _compile_database(sources: Sequence[str], cache: DatabaseCache | None = None) -> hyperscan.Database:
     prepared = [_prefilter_source(src) for src in sources]
-    key = "prefilter-" + hashlib.sha256(
-        repr(
-            (hyperscan.__version__, hyperscan.hs_version() if hasattr(hyperscan, "hs_version") else "", prepared)
-        ).encode()
-    ).hexdigest()[:32] + ".hsdb"
+    key = (
+        "prefilter-"
+        + hashlib.sha256(
+            repr(
+                (
+                    getattr(hyperscan, "__version__", ""),
+                    hyperscan.hs_version() if hasattr(hyperscan, "hs_version") else "",
+                    prepared,
+                )
+            ).encode()
+        ).hexdigest()[:32]
+        + ".hsdb"
+    )
     if cache is not None:
         blob = cache.get(key)
         if blob:
@@ -229,7 +239,7 @@ def compile_catalog(rules: Iterable[Rule], cache: DatabaseCache | None = None) -
             patterns.append(_Pattern(source))
         return index[source]
 
-    for src in _STRUCTURE + WRAPPER_PATTERNS + STEP_FAILED_PATTERNS:
+    for src in _STRUCTURE + WRAPPER_PATTERNS + STEP_FAILED_PATTERNS + RETRY_PATTERNS:
         patterns[pid(src)].consumers.append((_STRUCT, 0, 0, 0))
     infos: list[_RuleInfo] = []
     for r, rule in enumerate(rules):
@@ -309,8 +319,8 @@ def chunks(source: bytes | str | Iterable[bytes], size: int = CHUNK_BYTES) -> It
     if isinstance(source, str):
         source = source.encode("utf-8", "surrogateescape")
     if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-        blocks: Iterable[bytes] = (data[i : i + size] for i in range(0, len(data), size))
+        whole = bytes(source)
+        blocks: Iterable[bytes] = (whole[i : i + size] for i in range(0, len(whole), size))
     else:
         blocks = source
     pending = b""
@@ -407,6 +417,7 @@ class Scanner:
         wrapper: bool | None = None
         after = self._tracker.failed_line is not None and lineno > self._tracker.failed_line
         patterns = self._c.patterns
+        sequence_events: list[tuple[int, int, int, re.Match[str]]] = []
         for pid in sorted(pids):
             pat = patterns[pid]
             m = pat.regex.search(text)
@@ -415,16 +426,25 @@ class Scanner:
             for kind, r, s, e in pat.consumers:
                 if kind == _STRUCT:
                     continue
-                if kind in (_LINE, _SEQ):
+                if kind == _LINE:
                     if wrapper is None:
                         wrapper = self._c.wrapper.search(text) is not None
                     self._rule_hit(kind, r, s, e, m, lineno, text, step, info, wrapper, after)
+                elif kind == _SEQ:
+                    sequence_events.append((r, s, e, m))
                 elif kind == _TOOL:
                     self._tools.add(pid)
                 else:
                     sup = self._support.setdefault(pid, deque(maxlen=KEEP_SUPPORT))
                     if not sup or sup[-1].line != lineno:
                         sup.append(Evidence(lineno, redact(text), step))
+        if sequence_events:
+            if wrapper is None:
+                wrapper = self._c.wrapper.search(text) is not None
+            # Later elements first: a line that also starts a sequence must not reset the
+            # chain it is about to complete.
+            for r, s, e, m in sorted(sequence_events, key=lambda ev: -ev[2]):
+                self._rule_hit(_SEQ, r, s, e, m, lineno, text, step, info, wrapper, after)
 
     def _rule_hit(
         self,
@@ -552,6 +572,9 @@ class Scanner:
                 factor = 0.95
         else:
             hit, factor = state.after[-1], 0.45
+        retry_line = self._tracker.retry_line
+        if retry_line is not None and hit.line < retry_line:
+            factor *= 0.5  # from an attempt that was retried: the later attempts tell more
         if hit.error:
             factor = min(1.0, factor * 1.05)
         confidence = min(0.99, rule.weight * factor)

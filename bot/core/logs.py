@@ -33,6 +33,10 @@ _WORKFLOW_COMMAND = re.compile(r"^::(error|warning|notice|debug|group|endgroup)(
 _JENKINS_STAGE = re.compile(r"^\[Pipeline\] \{ \((.+)\)\s*$")
 _BUILDKITE_HEADER = re.compile(r"^(?:---|\+\+\+|~~~) (.+)$")
 _TRAVIS_COMMAND_EXIT = re.compile(r'^The command "(.+)" exited with (\d+)\.\s*$')
+# BuildKit (`docker build`, buildx) prefixes its output with the step number and seconds.
+_BUILDKIT = re.compile(
+    r"^#\d+ (?:\d+\.\d+ (?=\S|\s*$)|(?=ERROR|DONE|CACHED|\[|sha256:|extracting|resolve|transferring))"
+)
 
 
 class Mark(Enum):
@@ -110,6 +114,8 @@ def normalise(raw: str) -> LineInfo:
         if len(ts.group(0)) >= 28 and text[10:11] == "T" and text[27:28] == "Z":
             system = system or "github_actions"
         text = text[ts.end() :]
+    if text.startswith("#") and text[1:2].isdigit():
+        text = _BUILDKIT.sub("", text, count=1)
     if text.startswith("##["):
         gh = _GH_COMMAND.match(text)
         if gh:
@@ -177,6 +183,10 @@ WRAPPER_PATTERNS: tuple[str, ...] = (
 )
 """Shared with the engine, which adds them to its prefilter."""
 
+# A whole command that failed and is being run again (travis_retry): evidence from the
+# attempts before it was superseded by the attempts after it.
+RETRY_PATTERNS: tuple[str, ...] = (r'^The command ".*" failed\. Retrying, \d+ of \d+\.',)
+
 # Which of the wrapper lines end a failing step (the first one names the failing step).
 STEP_FAILED_PATTERNS: tuple[str, ...] = (
     r"Process completed with exit code [1-9]\d*",
@@ -207,15 +217,18 @@ _GITLAB_POST_SECTIONS = frozenset(
 class StepTracker:
     """Follows steps and sections through a log and finds the step that failed first."""
 
-    __slots__ = ("_failed_re", "_sub", "current", "failed", "failed_line", "system")
+    __slots__ = ("_failed_re", "_retry_re", "_sub", "current", "failed", "failed_line", "retry_line", "system")
 
     def __init__(self) -> None:
         self.current: str | None = None
         self.failed: str | None = None
         self.failed_line: int | None = None
         self.system: str | None = None
+        self.retry_line: int | None = None
+        """The last whole-command retry before the failure; earlier evidence was superseded."""
         self._sub: str | None = None
         self._failed_re = re.compile("|".join(f"(?:{p})" for p in STEP_FAILED_PATTERNS))
+        self._retry_re = re.compile("|".join(f"(?:{p})" for p in RETRY_PATTERNS))
 
     def feed(self, info: LineInfo, lineno: int) -> str | None:
         """Account for one normalised line; return the step it belongs to."""
@@ -228,6 +241,8 @@ class StepTracker:
                 self.current, self._sub = info.step, None
         elif info.mark is Mark.END and self._sub is not None:
             self._sub = None
+        if self.failed is None and info.text and self._retry_re.search(info.text):
+            self.retry_line = lineno
         if self.failed is None and info.text and self._failed_re.search(info.text):
             self.failed = self.current or ""
             self.failed_line = lineno

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.core.comment import CommentState, RunState, splice
+from bot.core.markdown import code_span, inline
 from bot.core.model import Triage, Verdict
-from bot.core.report import JobReport, RunReport, render_run_markdown
+from bot.core.report import COMMENT_BUDGET, JobReport, RunReport, render_run_markdown
 
 Trigger = Literal["triage", "retriage", "retriage-rerun"]
 
@@ -132,13 +133,14 @@ def decide_rerun(jobs: Sequence[JobResult], policy: Policy, *, reruns_used: int,
             return RerunDecision(
                 False,
                 (),
-                f"Not re-run: {name!r} looks like a code failure; a re-run would fail the same way.",
+                f"Not re-run: {code_span(name)} looks like a code failure; a re-run would fail the same way.",
             )
         if t.verdict is Verdict.UNKNOWN:
             return RerunDecision(
                 False,
                 (),
-                f"Not re-run: the cause of {name!r} is unknown, and we only re-run known infrastructure failures.",
+                f"Not re-run: the cause of {code_span(name)} is unknown, and we only re-run known "
+                "infrastructure failures.",
             )
         top = t.findings[0]
         if top.retry == "never":
@@ -157,7 +159,7 @@ def decide_rerun(jobs: Sequence[JobResult], policy: Policy, *, reruns_used: int,
             return RerunDecision(
                 False,
                 (),
-                f"Not re-run: confidence {t.confidence:.0%} for {name!r} is below "
+                f"Not re-run: confidence {t.confidence:.0%} for {code_span(name)} is below "
                 f"the {policy.min_confidence:.0%} threshold.",
             )
     if reruns_used >= policy.max_reruns:
@@ -166,7 +168,7 @@ def decide_rerun(jobs: Sequence[JobResult], policy: Policy, *, reruns_used: int,
             (),
             f"Not re-run: the re-run budget is used ({reruns_used} of {policy.max_reruns}).",
         )
-    names = ", ".join(repr(j.job.name) for j in considered)
+    names = ", ".join(code_span(j.job.name) for j in considered)
     return RerunDecision(
         True,
         tuple(j.job for j in considered),
@@ -210,6 +212,7 @@ def plan_run(
     reruns_used: int = 0,
     trigger: Trigger = "triage",
     rerun_refused: str = "",
+    budget: int = COMMENT_BUDGET,
 ) -> Plan:
     """Everything to do for one triaged run, given the bot's previous comment state.
 
@@ -227,7 +230,9 @@ def plan_run(
     else:
         decision = decide_rerun(jobs, policy, reruns_used=reruns_used, trigger=trigger)
         if rerun_refused and decision.rerun:
-            decision = RerunDecision(False, (), f"Tried to re-run, but the request was refused: {rerun_refused}")
+            decision = RerunDecision(
+                False, (), f"Tried to re-run, but the request was refused: {inline(rerun_refused, 300)}"
+            )
     verdict = run_verdict(jobs) if run.conclusion != "success" else Verdict.INFRASTRUCTURE
     categories = tuple(sorted({j.triage.category for j in deciding(jobs) if j.triage.category}))
     report = RunReport(
@@ -245,7 +250,7 @@ def plan_run(
         categories=categories,
         rerun_attempt=run.attempt if decision.rerun else (previous.rerun_attempt if previous else 0),
     )
-    body, new_state = splice(state, run_state, renderings, head_sha=change.head_sha)
+    body, new_state = splice(state, run_state, renderings, head_sha=change.head_sha, budget=budget)
     section = new_state.sections[run.id]
     actions: list[Action] = []
     if decision.rerun:

@@ -47,7 +47,7 @@ class RunReport:
     url: str = ""
     jobs: tuple[JobReport, ...] = ()
     status: str = ""
-    """Re-run status, already neutral prose (from bot.core.plan)."""
+    """Re-run status: Markdown composed by bot.core.plan, with every untrusted part escaped there."""
     notes: tuple[str, ...] = field(default=())
 
 

@@ -11,14 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 Pattern = Annotated[str, StringConstraints(min_length=3)]
 RuleId = Annotated[str, StringConstraints(pattern=r"^(INF|COD|USR)\d{3,4}$")]

@@ -12,12 +12,21 @@ from tests.factories import make_rule
 
 TS = "2024-01-01T00:00:00.0000000Z "
 
-NET = make_rule(id="USR001", lines=[r"(?i)could not resolve host: (?P<host>\S+)"], title="DNS failed for {host}",
-                weight=0.95, priority=80)
+NET = make_rule(
+    id="USR001",
+    lines=[r"(?i)could not resolve host: (?P<host>\S+)"],
+    title="DNS failed for {host}",
+    weight=0.95,
+    priority=80,
+)
 TEST = make_rule(id="USR002", kind="code", lines=[r"^FAILED (?P<test>\S+)"], weight=0.9, title="{test} failed")
 SUMMARY = make_rule(id="USR003", kind="code", lines=[r"^=+ \d+ failed"], weight=0.7, priority=30)
-OOM = make_rule(id="USR004", category="oom_killed", sequences=[{"patterns": [r"^Killed$", r"exit code 137"],
-                                                                 "window": 3}], weight=0.9)
+OOM = make_rule(
+    id="USR004",
+    category="oom_killed",
+    sequences=[{"patterns": [r"^Killed$", r"exit code 137"], "window": 3}],
+    weight=0.9,
+)
 SCOPED = make_rule(id="USR005", lines=[r"cache miss storm"], scope={"ci": ["gitlab_ci"], "step": "restore_cache"})
 TOOLED = make_rule(id="USR006", kind="code", category="lint", lines=[r"^E\d{3} "], scope={"tool": r"^flake8 \d"})
 EXCLUDED = make_rule(id="USR007", lines=[r"connection reset"], exclude=[r"expected"])
@@ -26,8 +35,12 @@ HYPO = make_rule(
     category="disk_full",
     lines=[r"(?i)no space left on device"],
     hypotheses=[
-        {"text": "runner disk full", "confidence": 0.5, "for": [r"^/dev/\S+ .* 100% /$"],
-         "fixes": [{"text": "clean", "commands": ["df -h"]}]},
+        {
+            "text": "runner disk full",
+            "confidence": 0.5,
+            "for": [r"^/dev/\S+ .* 100% /$"],
+            "fixes": [{"text": "clean", "commands": ["df -h"]}],
+        },
         {"text": "container storage full", "confidence": 0.5, "against": [r"^/dev/\S+ .* 100% /$"]},
     ],
 )
@@ -35,11 +48,13 @@ COMPILED = compile_catalog([NET, TEST, SUMMARY, OOM, SCOPED, TOOLED, EXCLUDED, H
 
 
 def test_infrastructure_in_the_failing_step() -> None:
-    log = "\n".join([
-        TS + "##[group]Run pip install -r requirements.txt",
-        TS + "curl: (6) Could not resolve host: pypi.org",
-        TS + "##[error]Process completed with exit code 6.",
-    ])
+    log = "\n".join(
+        [
+            TS + "##[group]Run pip install -r requirements.txt",
+            TS + "curl: (6) Could not resolve host: pypi.org",
+            TS + "##[error]Process completed with exit code 6.",
+        ]
+    )
     t = classify(log, COMPILED)
     assert t.verdict is Verdict.INFRASTRUCTURE
     assert t.category == "network"
@@ -59,24 +74,28 @@ def test_wrapper_line_alone_is_never_evidence() -> None:
 
 
 def test_evidence_after_the_failure_counts_less() -> None:
-    log = "\n".join([
-        TS + "##[group]Run make",
-        TS + "##[error]Process completed with exit code 2.",
-        TS + "##[group]Run cat logs",
-        TS + "curl: (6) Could not resolve host: example.org",
-    ])
+    log = "\n".join(
+        [
+            TS + "##[group]Run make",
+            TS + "##[error]Process completed with exit code 2.",
+            TS + "##[group]Run cat logs",
+            TS + "curl: (6) Could not resolve host: example.org",
+        ]
+    )
     t = classify(log, COMPILED)
     assert t.findings[0].confidence == pytest.approx(0.95 * 0.45)
     assert t.verdict is Verdict.UNKNOWN
 
 
 def test_other_step_before_failure_is_discounted() -> None:
-    log = "\n".join([
-        TS + "##[group]Run setup",
-        TS + "curl: (6) Could not resolve host: example.org",
-        TS + "##[group]Run tests",
-        TS + "##[error]Process completed with exit code 2.",
-    ])
+    log = "\n".join(
+        [
+            TS + "##[group]Run setup",
+            TS + "curl: (6) Could not resolve host: example.org",
+            TS + "##[group]Run tests",
+            TS + "##[error]Process completed with exit code 2.",
+        ]
+    )
     assert classify(log, COMPILED).findings[0].confidence == pytest.approx(0.95 * 0.6)
 
 

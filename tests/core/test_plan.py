@@ -28,8 +28,9 @@ POLICY = Policy()
 
 def job(name: str = "build", **kw: object) -> JobResult:
     allow = bool(kw.pop("allow_failure", False))
-    return JobResult(JobRef(1 if name == "build" else 2, name, "https://example.test/job"), make_triage(**kw),
-                     allow_failure=allow)  # type: ignore[arg-type]
+    return JobResult(
+        JobRef(1 if name == "build" else 2, name, "https://example.test/job"), make_triage(**kw), allow_failure=allow
+    )  # type: ignore[arg-type]
 
 
 def test_confident_infrastructure_is_rerun_once() -> None:
@@ -57,8 +58,12 @@ def test_confident_infrastructure_is_rerun_once() -> None:
     ],
 )
 def test_no_rerun(jobs: list[JobResult], kw: dict[str, object], reason: str) -> None:
-    decision = decide_rerun(jobs, POLICY, reruns_used=int(kw.get("reruns_used", 0)),  # type: ignore[call-overload]
-                            trigger=kw.get("trigger", "triage"))  # type: ignore[arg-type]
+    decision = decide_rerun(
+        jobs,
+        POLICY,
+        reruns_used=int(kw.get("reruns_used", 0)),  # type: ignore[call-overload]
+        trigger=kw.get("trigger", "triage"),
+    )  # type: ignore[arg-type]
     assert not decision.rerun
     assert reason in decision.status
 
@@ -87,11 +92,21 @@ def test_outcome_of_our_rerun_is_reported_in_the_same_section() -> None:
     again = plan_run(CHANGE, RunRef(100, 2, "CI", head_sha="abc123"), [job()], policy=POLICY, state=state)
     assert "Failed again the same way on attempt 2 (network)" in again.section
     assert not again.rerun
-    other = plan_run(CHANGE, RunRef(100, 2, "CI", head_sha="abc123"),
-                     [job(verdict="code", category="test_failure", retry="never")], policy=POLICY, state=state)
+    other = plan_run(
+        CHANGE,
+        RunRef(100, 2, "CI", head_sha="abc123"),
+        [job(verdict="code", category="test_failure", retry="never")],
+        policy=POLICY,
+        state=state,
+    )
     assert "differently (test_failure)" in other.section
-    unknown = plan_run(CHANGE, RunRef(100, 2, "CI", head_sha="abc123"), [job(verdict="unknown", category=None)],
-                       policy=POLICY, state=state)
+    unknown = plan_run(
+        CHANGE,
+        RunRef(100, 2, "CI", head_sha="abc123"),
+        [job(verdict="unknown", category=None)],
+        policy=POLICY,
+        state=state,
+    )
     assert "new cause is unknown" in unknown.section
 
 
@@ -101,11 +116,18 @@ def test_success_we_never_reran_does_nothing() -> None:
 
 
 def test_sections_of_other_runs_are_kept_and_stale_commits_dropped() -> None:
-    a = plan_run(CHANGE, RUN, [job(verdict="code", category="test_failure", retry="never")], policy=POLICY,
-                 state=CommentState())
+    a = plan_run(
+        CHANGE, RUN, [job(verdict="code", category="test_failure", retry="never")], policy=POLICY, state=CommentState()
+    )
     body_a = next(x.body for x in a.actions if isinstance(x, UpsertComment))
-    b = plan_run(CHANGE, RunRef(101, 1, "Lint", head_sha="abc123"), [job("lint")], policy=POLICY,
-                 state=parse_state(body_a), existing_labels=["ci: code"])
+    b = plan_run(
+        CHANGE,
+        RunRef(101, 1, "Lint", head_sha="abc123"),
+        [job("lint")],
+        policy=POLICY,
+        state=parse_state(body_a),
+        existing_labels=["ci: code"],
+    )
     body_b = next(x.body for x in b.actions if isinstance(x, UpsertComment))
     assert set(parse_state(body_b).runs) == {100, 101}
     labels = next(x for x in b.actions if isinstance(x, SetLabels))
@@ -126,6 +148,14 @@ def test_labels_disabled_and_run_verdict() -> None:
 def test_state_survives_garbage() -> None:
     assert parse_state(None) == CommentState()
     assert parse_state("no marker") == CommentState()
-    broken = "<!-- ci-triage:v1 -->\n<!-- ci-triage:state {\"runs\": [{\"x\": 1}]} -->"
+    broken = '<!-- ci-triage:v1 -->\n<!-- ci-triage:state {"runs": [{"x": 1}]} -->'
     assert parse_state(broken).runs == {}
     assert RunState(1).verdict == "unknown"
+
+
+def test_job_names_in_the_status_cannot_mention_anyone() -> None:
+    hostile = JobResult(JobRef(3, "@all /merge"), make_triage(verdict="code", category="test_failure", retry="never"))
+    plan = plan_run(CHANGE, RUN, [hostile], policy=POLICY, state=CommentState())
+    assert "`@all /merge` looks like a code failure" in plan.status
+    refused = plan_run(CHANGE, RUN, [job()], policy=POLICY, state=CommentState(), rerun_refused="@team <b>no</b>")
+    assert "@team" not in refused.status and "<b>" not in refused.status

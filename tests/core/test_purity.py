@@ -7,8 +7,20 @@ from pathlib import Path
 
 import bot.core
 
-FORBIDDEN = {"httpx", "github", "gitlab", "requests", "bot.forges", "bot.app", "subprocess", "socket", "urllib.request",
-             "bot.cli", "bot.github_action", "bot.gitlab_job"}
+FORBIDDEN = {
+    "httpx",
+    "github",
+    "gitlab",
+    "requests",
+    "bot.forges",
+    "bot.app",
+    "subprocess",
+    "socket",
+    "urllib.request",
+    "bot.cli",
+    "bot.github_action",
+    "bot.gitlab_job",
+}
 
 
 def test_core_is_sans_io() -> None:

@@ -58,8 +58,14 @@ def test_known_values_and_their_encodings() -> None:
 
 
 def test_private_key_block_over_several_lines() -> None:
-    lines = ["start", "-----BEGIN OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAA", "AAAA",
-             "-----END OPENSSH PRIVATE KEY-----", "after"]
+    lines = [
+        "start",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "b3BlbnNzaC1rZXktdjEAAAAA",
+        "AAAA",
+        "-----END OPENSSH PRIVATE KEY-----",
+        "after",
+    ]
     out = redact_lines(lines)
     assert out[0] == "start"
     assert out[-1] == "after"

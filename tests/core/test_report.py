@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from bot.core.comment import CommentState, RunState, parse_state, render_body, splice
-from bot.core.report import JobReport, RunReport, render_job_markdown, render_rule_markdown, render_run_markdown, \
-    render_text
+from bot.core.report import (
+    JobReport,
+    RunReport,
+    render_job_markdown,
+    render_rule_markdown,
+    render_run_markdown,
+    render_text,
+)
 from bot.rules import load_catalog
 from tests.factories import make_triage
 
@@ -36,11 +42,17 @@ def test_unknown_job_shows_the_tail() -> None:
 
 
 def test_run_section_summary_table_and_status() -> None:
-    run = RunReport("CI", "https://x.test/run", (
-        JobReport("a", make_triage()),
-        JobReport("b", make_triage(verdict="code", category="test_failure", retry="never")),
-        JobReport("c", make_triage(verdict="unknown", category=None), allow_failure=True),
-    ), status="Not re-run: code.", notes=("could not read annotations",))
+    run = RunReport(
+        "CI",
+        "https://x.test/run",
+        (
+            JobReport("a", make_triage()),
+            JobReport("b", make_triage(verdict="code", category="test_failure", retry="never")),
+            JobReport("c", make_triage(verdict="unknown", category=None), allow_failure=True),
+        ),
+        status="Not re-run: code.",
+        notes=("could not read annotations",),
+    )
     md = render_run_markdown(run)
     assert "2 failed jobs: 1 infrastructure, 1 code." in md
     assert "| a | infrastructure | `network` | 95% |" in md
@@ -72,6 +84,13 @@ def test_rule_page_renders_every_part() -> None:
     rule = load_catalog().get("INF101")
     assert rule is not None
     page = render_rule_markdown(rule)
-    for part in ("# INF101 container-storage-full", "## What failed", "## Why it is infrastructure",
-                 "podman system reset", "**Warning:**", "Does not match (near miss):", "## References"):
+    for part in (
+        "# INF101 container-storage-full",
+        "## What failed",
+        "## Why it is infrastructure",
+        "podman system reset",
+        "**Warning:**",
+        "Does not match (near miss):",
+        "## References",
+    ):
         assert part in page

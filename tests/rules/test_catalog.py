@@ -40,8 +40,11 @@ def test_rules_are_consistent(catalog: Catalog) -> None:
         ('retry = "after-cleanup"', 'retry = "after-cleanup"\nretry_count = 3', "retry_count: Extra inputs"),
         ("weight = 0.95", "weight = 1.5", "weight: Input should be less than or equal to 0.99"),
         ("matches = false", "matches = true", "at least one near miss"),
-        ("title = \"Container storage ran out of space while writing {path}\"", 'title = "Full {nothing}"',
-         "no pattern has that named group"),
+        (
+            'title = "Container storage ran out of space while writing {path}"',
+            'title = "Full {nothing}"',
+            "no pattern has that named group",
+        ),
         ('id = "INF101"', 'id = "X1"', "id: String should match pattern"),
         ("[match]", "[match]\nlines2 = []", "match.lines2: Extra inputs"),
         ("[match]\nlines = [", "[match]\nlines = ['(?:a|\\n)', ", "must match within one line"),
@@ -61,8 +64,10 @@ def test_defects_are_refused_with_the_file_named(old: str, new: str, message: st
 
 
 def test_kind_must_agree_with_category() -> None:
-    text = INF101.read_text().replace('kind = "infrastructure"', 'kind = "code"').replace(
-        'retry = "after-cleanup"', 'retry = "never"'
+    text = (
+        INF101.read_text()
+        .replace('kind = "infrastructure"', 'kind = "code"')
+        .replace('retry = "after-cleanup"', 'retry = "never"')
     )
     with pytest.raises(CatalogError, match="contradicts category 'disk_full'"):
         parse_rule(text, "x.toml", load_taxonomy())
