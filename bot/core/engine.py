@@ -117,6 +117,9 @@ class CompiledCatalog:
     patterns: tuple[_Pattern, ...]
     database: hyperscan.Database
     wrapper: re.Pattern[str]
+    wrapper_pids: frozenset[int]
+    marker_pids: frozenset[int]
+    """Patterns that may mark the failing step or a retry: only their lines need the tracker's check."""
 
 
 _ATOM = r"(?:\\[A-Za-z]|\\.|\[(?:\\.|[^\]\\])*\]|\.)"
@@ -136,13 +139,9 @@ def _prefilter_source(pattern: str) -> tuple[bytes, int]:
     flags = hyperscan.HS_FLAG_MULTILINE
     if pattern.startswith("(?i)"):
         pattern, flags = pattern[4:], flags | hyperscan.HS_FLAG_CASELESS
-    structural = pattern.startswith("^(?:_bk")
-    if not structural:
-        pattern = pattern.removeprefix("^")
-        if pattern.endswith("$") and not pattern.endswith("\\$"):
-            pattern = pattern[:-1]
+    if not pattern.startswith("^(?:_bk"):
+        pattern = _bytes_safe(pattern)
     pattern = re.sub(r"\(\?P<\w+>", "(?:", pattern)
-    pattern = re.sub(r"(?<!\\)\[\^", "[^\\n", pattern)  # keep negated classes within the line
     pattern = _BOUNDED.sub(
         lambda m: ("*" if m.group(1) == "0" else "+") + m.group(3) if int(m.group(2)) > 8 else m.group(0), pattern
     )
@@ -169,6 +168,47 @@ def _union(patterns: Sequence[str]) -> re.Pattern[str]:
         m = re.match(r"\(\?([aiLmsux]+)\)", p)
         parts.append(f"(?{m.group(1)}:{p[m.end() :]})" if m else f"(?:{p})")
     return re.compile("|".join(parts))
+
+
+def _bytes_safe(pattern: str) -> str:
+    """Anchors out, multi-byte characters grouped: keeps the byte-level prefilter a superset.
+
+    `^` and `$` refer to the normalised line, which starts after a timestamp or `##[error]`
+    the raw line still has, so they are dropped wherever they stand outside a class. A
+    non-ASCII literal is several bytes, so `┈+` must become `(?:┈)+`; a negated class with
+    non-ASCII members cannot be expressed on bytes and becomes "any byte but newline".
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+        elif ch == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            cls = pattern[i : j + 1]
+            if cls.startswith("[^"):
+                # Negated classes must not run across lines; with multi-byte members they
+                # cannot be expressed on bytes at all.
+                cls = "[^\\n" + cls[2:] if cls.isascii() else "[^\\n]"
+            out.append(cls)
+            i = j + 1
+        elif ch in "^$":
+            i += 1
+        elif not ch.isascii():
+            out.append(f"(?:{ch})")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 class DatabaseCache(Protocol):
@@ -239,8 +279,13 @@ def compile_catalog(rules: Iterable[Rule], cache: DatabaseCache | None = None) -
             patterns.append(_Pattern(source))
         return index[source]
 
-    for src in _STRUCTURE + WRAPPER_PATTERNS + STEP_FAILED_PATTERNS + RETRY_PATTERNS:
+    for src in _STRUCTURE:
         patterns[pid(src)].consumers.append((_STRUCT, 0, 0, 0))
+    wrapper_pids = frozenset(pid(src) for src in WRAPPER_PATTERNS)
+    failure_pids = frozenset(pid(src) for src in STEP_FAILED_PATTERNS)
+    retry_pids = frozenset(pid(src) for src in RETRY_PATTERNS)
+    for p in wrapper_pids | failure_pids | retry_pids:
+        patterns[p].consumers.append((_STRUCT, 0, 0, 0))
     infos: list[_RuleInfo] = []
     for r, rule in enumerate(rules):
         m = rule.match
@@ -274,8 +319,10 @@ def compile_catalog(rules: Iterable[Rule], cache: DatabaseCache | None = None) -
             )
         )
     database = _compile_database([p.source for p in patterns], cache)
-    wrapper = _union(WRAPPER_PATTERNS + STEP_FAILED_PATTERNS)
-    return CompiledCatalog(tuple(infos), tuple(patterns), database, wrapper)
+    # Failure markers that carry a cause (`ERROR: Job failed (system failure): ... OOMKilled`,
+    # a job-level timeout) stay evidence; only the bare wrappers are never evidence.
+    wrapper = _union(WRAPPER_PATTERNS)
+    return CompiledCatalog(tuple(infos), tuple(patterns), database, wrapper, wrapper_pids, failure_pids | retry_pids)
 
 
 _COMPILED: dict[int, tuple[Catalog, CompiledCatalog]] = {}
@@ -408,7 +455,7 @@ class Scanner:
     def _line(self, chunk: bytes, start: int, stop: int, lineno: int, pids: set[int]) -> None:
         info = normalise(decode(chunk[start:stop]))
         failed_before = self._tracker.failed_line is not None
-        step = self._tracker.feed(info, lineno)
+        step = self._tracker.feed(info, lineno, markers=not pids.isdisjoint(self._c.marker_pids))
         if not failed_before and self._tracker.failed_line is not None:
             self._failure_tail = self._tail_before(chunk, start, lineno)
         text = info.text
@@ -428,7 +475,7 @@ class Scanner:
                     continue
                 if kind == _LINE:
                     if wrapper is None:
-                        wrapper = self._c.wrapper.search(text) is not None
+                        wrapper = self._is_wrapper(text, pids)
                     self._rule_hit(kind, r, s, e, m, lineno, text, step, info, wrapper, after)
                 elif kind == _SEQ:
                     sequence_events.append((r, s, e, m))
@@ -437,14 +484,17 @@ class Scanner:
                 else:
                     sup = self._support.setdefault(pid, deque(maxlen=KEEP_SUPPORT))
                     if not sup or sup[-1].line != lineno:
-                        sup.append(Evidence(lineno, redact(text), step))
+                        sup.append(Evidence(lineno, text, step))  # redacted when reported
         if sequence_events:
             if wrapper is None:
-                wrapper = self._c.wrapper.search(text) is not None
+                wrapper = self._is_wrapper(text, pids)
             # Later elements first: a line that also starts a sequence must not reset the
             # chain it is about to complete.
             for r, s, e, m in sorted(sequence_events, key=lambda ev: -ev[2]):
                 self._rule_hit(_SEQ, r, s, e, m, lineno, text, step, info, wrapper, after)
+
+    def _is_wrapper(self, text: str, pids: set[int]) -> bool:
+        return not pids.isdisjoint(self._c.wrapper_pids) and self._c.wrapper.search(text) is not None
 
     def _rule_hit(
         self,
@@ -471,7 +521,7 @@ class Scanner:
                 return  # a wrapper line is never evidence on its own
             hit = _Hit(lineno, text, step, _groups(m), info.mark is Mark.ERROR)
         else:
-            ev = Evidence(lineno, redact(text), step)
+            ev = Evidence(lineno, text, step)
             if e == 0:
                 state.chains[(s, 0)] = (lineno, lineno, (ev,))
                 if ri.seq_lengths[s] > 1:
@@ -484,7 +534,7 @@ class Scanner:
                 if e < ri.seq_lengths[s] - 1:
                     return
             first, _, lines = state.chains[(s, e)]
-            if wrapper and all(self._c.wrapper.search(x.text) for x in lines):
+            if wrapper and all(self._c.wrapper.search(x.text) for x in lines):  # rare: cheap enough
                 return
             head = lines[0]
             hit = _Hit(first, head.text, head.step, _groups(m), False, lines)
@@ -609,8 +659,8 @@ class Scanner:
                         confidence=doc.confidence,
                         needs=doc.needs.strip(),
                         fixes=tuple(Fix(f.text.strip(), f.commands, f.warning.strip()) for f in doc.fixes),
-                        evidence_for=_dedupe(ev_for)[-3:],
-                        evidence_against=_dedupe(ev_against)[-3:],
+                        evidence_for=tuple(_redacted(e) for e in _dedupe(ev_for)[-3:]),
+                        evidence_against=tuple(_redacted(e) for e in _dedupe(ev_against)[-3:]),
                     ),
                 )
             )
@@ -643,9 +693,13 @@ def _title(template: str, groups: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", sub, template)
 
 
+def _redacted(e: Evidence) -> Evidence:
+    return Evidence(e.line, redact(e.text), e.step)
+
+
 def _evidence_for(hit: _Hit, state: _RuleState) -> tuple[Evidence, ...]:
     if hit.lines:
-        return hit.lines
+        return tuple(_redacted(e) for e in hit.lines)
     lines = [Evidence(h.line, redact(h.text), h.step) for h in state.before if h.step == hit.step]
     main = Evidence(hit.line, redact(hit.text), hit.step)
     others = [e for e in lines if e.line != hit.line][-2:]

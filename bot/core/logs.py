@@ -33,6 +33,8 @@ _WORKFLOW_COMMAND = re.compile(r"^::(error|warning|notice|debug|group|endgroup)(
 _JENKINS_STAGE = re.compile(r"^\[Pipeline\] \{ \((.+)\)\s*$")
 _BUILDKITE_HEADER = re.compile(r"^(?:---|\+\+\+|~~~) (.+)$")
 _TRAVIS_COMMAND_EXIT = re.compile(r'^The command "(.+)" exited with (\d+)\.\s*$')
+# Package builders: OBS prints `[   15s] ` before every line, Fedora's mock `BUILDSTDERR: `.
+_BUILDER_PREFIX = re.compile(r"^(?:\[\s*\d+s\] |BUILDSTDERR: )")
 # BuildKit (`docker build`, buildx) prefixes its output with the step number and seconds.
 _BUILDKIT = re.compile(
     r"^#\d+ (?:\d+\.\d+ (?=\S|\s*$)|(?=ERROR|DONE|CACHED|\[|sha256:|extracting|resolve|transferring))"
@@ -114,6 +116,8 @@ def normalise(raw: str) -> LineInfo:
         if len(ts.group(0)) >= 28 and text[10:11] == "T" and text[27:28] == "Z":
             system = system or "github_actions"
         text = text[ts.end() :]
+    if text[:1] == "[" or text[:11] == "BUILDSTDERR":
+        text = _BUILDER_PREFIX.sub("", text, count=1)
     if text.startswith("#") and text[1:2].isdigit():
         text = _BUILDKIT.sub("", text, count=1)
     if text.startswith("##["):
@@ -180,6 +184,7 @@ WRAPPER_PATTERNS: tuple[str, ...] = (
     r"^The job exceeded the maximum log length",
     r"^Done\. Your build exited with \d+\.",
     r"^\[error\] \(.*\) .*: Nonzero exit code",
+    r"^The operation was canceled\.$",
 )
 """Shared with the engine, which adds them to its prefilter."""
 
@@ -199,6 +204,7 @@ STEP_FAILED_PATTERNS: tuple[str, ...] = (
     r"^Error: The process '.*' failed with exit code",
     r"^The operation was canceled\.",
     r"^The job running on runner .* has exceeded the maximum execution time",
+    r"^The action '.*' has timed out after \d+ minutes",
 )
 
 # GitLab runs these after the failure; they are never the failing section.
@@ -230,8 +236,12 @@ class StepTracker:
         self._failed_re = re.compile("|".join(f"(?:{p})" for p in STEP_FAILED_PATTERNS))
         self._retry_re = re.compile("|".join(f"(?:{p})" for p in RETRY_PATTERNS))
 
-    def feed(self, info: LineInfo, lineno: int) -> str | None:
-        """Account for one normalised line; return the step it belongs to."""
+    def feed(self, info: LineInfo, lineno: int, *, markers: bool = True) -> str | None:
+        """Account for one normalised line; return the step it belongs to.
+
+        `markers=False` says the line cannot be a failure or retry marker (the engine's
+        prefilter knows), which saves two regex searches on long lines.
+        """
         if info.system and (self.system is None or self.system == "plain"):
             self.system = info.system
         if info.mark is Mark.STEP and info.step:
@@ -241,9 +251,11 @@ class StepTracker:
                 self.current, self._sub = info.step, None
         elif info.mark is Mark.END and self._sub is not None:
             self._sub = None
-        if self.failed is None and info.text and self._retry_re.search(info.text):
+        if not markers or self.failed is not None or not info.text:
+            return self._sub or self.current
+        if self._retry_re.search(info.text):
             self.retry_line = lineno
-        if self.failed is None and info.text and self._failed_re.search(info.text):
+        if self._failed_re.search(info.text):
             self.failed = self.current or ""
             self.failed_line = lineno
             m = _TRAVIS_COMMAND_EXIT.match(info.text)

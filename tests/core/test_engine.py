@@ -227,3 +227,29 @@ def test_pattern_the_scanner_cannot_compile_is_refused() -> None:
 def test_backreferences_are_refused_by_the_schema() -> None:
     with pytest.raises(ValueError, match="backreference"):
         make_rule(id="USR014", lines=[r"(?P<x>a+) (?P=x)"])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefilter"),
+    [
+        (r"(?:^|error: )foo$", "(?:|error: )foo"),
+        (r"[^a^]x\^", r"[^\na^]x\^"),
+        ("┈+ end", "(?:┈)+ end"),
+        ("[^─│]+y", r"[^\n]+y"),
+        (r"a [^|]{1,300} b", r"a [^\n|]+ b"),
+        (r"expected .{1,200}", "expected ."),
+        (r"error: (?P<m>.+)$", "error: ."),
+        (r"x \S*", "x "),
+    ],
+)
+def test_prefilter_form_is_a_cheap_superset(pattern: str, prefilter: str) -> None:
+    assert engine._prefilter_source(pattern)[0].decode() == prefilter
+
+
+def test_interior_anchor_and_multibyte_quantifier_still_match_timestamped_lines() -> None:
+    rules = [
+        make_rule(id="USR020", kind="code", category="lint", lines=[r"(?:^|error: )bad thing$"]),
+        make_rule(id="USR021", kind="code", category="lint", lines=[r"^┈{3,} summary"]),
+    ]
+    log = TS + "bad thing\n" + TS + "┈┈┈┈ summary\n"
+    assert matching_rules(log, compile_catalog(rules)) == {"USR020", "USR021"}

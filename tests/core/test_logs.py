@@ -175,3 +175,19 @@ def test_travis_names_the_failing_command() -> None:
 
 def test_no_failure_marker_means_no_failing_step() -> None:
     assert _track(["just text", "more"]).failed_step is None
+
+
+def test_package_builder_and_buildkit_prefixes() -> None:
+    assert normalise("[   15s] error: Bad exit status from /var/tmp/rpm-tmp.x (%build)").text.startswith("error:")
+    assert normalise("BUILDSTDERR: error: line 12: Unknown tag").text == "error: line 12: Unknown tag"
+    assert normalise("#12 0.532 npm ERR! code E503").text == "npm ERR! code E503"
+    assert normalise("#7 ERROR: failed to solve").text == "ERROR: failed to solve"
+    assert normalise("#0 0x4005 in main").text == "#0 0x4005 in main"
+
+
+def test_retry_marker_is_remembered_until_the_failure() -> None:
+    tracker = _track(
+        ["x", 'The command "mvn install" failed. Retrying, 2 of 3.', "y", 'The command "mvn test" exited with 1.']
+    )
+    assert tracker.retry_line == 2
+    assert tracker.failed_step == "mvn test"

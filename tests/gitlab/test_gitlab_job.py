@@ -55,7 +55,7 @@ def test_infrastructure_failure_is_retried_noted_and_labelled(gitlab: FakeGitLab
     attempts = jobs_named(gitlab, "build-image")
     assert [j["status"] for j in attempts] == ["failed", "pending"]  # retried once
     body = the_note(gitlab)
-    assert "Re-running 'build-image' (re-run 1 of at most 1)" in body
+    assert "Re-running `build-image` (re-run 1 of at most 1)" in body
     assert "INF101" in body and "disk_full" in body
     assert f"{gitlab.base}/group/app/-/jobs/{attempts[0]['id']}#L" in body  # evidence deep link
     assert gitlab.mrs[MR]["labels"] == ["ci::infrastructure"]
