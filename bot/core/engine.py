@@ -284,8 +284,8 @@ def compile_catalog(rules: Iterable[Rule], cache: DatabaseCache | None = None) -
     wrapper_pids = frozenset(pid(src) for src in WRAPPER_PATTERNS)
     failure_pids = frozenset(pid(src) for src in STEP_FAILED_PATTERNS)
     retry_pids = frozenset(pid(src) for src in RETRY_PATTERNS)
-    for p in wrapper_pids | failure_pids | retry_pids:
-        patterns[p].consumers.append((_STRUCT, 0, 0, 0))
+    for marker in wrapper_pids | failure_pids | retry_pids:
+        patterns[marker].consumers.append((_STRUCT, 0, 0, 0))
     infos: list[_RuleInfo] = []
     for r, rule in enumerate(rules):
         m = rule.match
@@ -302,10 +302,10 @@ def compile_catalog(rules: Iterable[Rule], cache: DatabaseCache | None = None) -
         for h in rule.hypotheses:
             hyp_for.append(tuple(pid(p) for p in h.supports))
             hyp_against.append(tuple(pid(p) for p in h.against))
-            for p in h.supports:
-                patterns[index[p]].consumers.append((_FOR, r, 0, 0))
-            for p in h.against:
-                patterns[index[p]].consumers.append((_AGAINST, r, 0, 0))
+            for src in h.supports:
+                patterns[index[src]].consumers.append((_FOR, r, 0, 0))
+            for src in h.against:
+                patterns[index[src]].consumers.append((_AGAINST, r, 0, 0))
         infos.append(
             _RuleInfo(
                 rule=rule,
