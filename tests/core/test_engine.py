@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core import engine
-from bot.core.engine import Scanner, chunks, classify, compile_catalog, matching_rules
+from bot.core.engine import Scanner, calibrate, chunks, classify, compile_catalog, matching_rules
 from bot.core.model import Kind, Verdict
 from bot.errors import CatalogError
 from tests.factories import make_rule
@@ -62,7 +62,7 @@ def test_infrastructure_in_the_failing_step() -> None:
     f = t.findings[0]
     assert f.title == "DNS failed for pypi.org"
     assert f.evidence[0].line == 2
-    assert f.confidence == pytest.approx(0.95)
+    assert f.confidence == pytest.approx(calibrate(0.95))
 
 
 def test_wrapper_line_alone_is_never_evidence() -> None:
@@ -83,7 +83,7 @@ def test_evidence_after_the_failure_counts_less() -> None:
         ]
     )
     t = classify(log, COMPILED)
-    assert t.findings[0].confidence == pytest.approx(0.95 * 0.45)
+    assert t.findings[0].confidence == pytest.approx(calibrate(0.95 * 0.45))
     assert t.verdict is Verdict.UNKNOWN
 
 
@@ -96,7 +96,7 @@ def test_other_step_before_failure_is_discounted() -> None:
             TS + "##[error]Process completed with exit code 2.",
         ]
     )
-    assert classify(log, COMPILED).findings[0].confidence == pytest.approx(0.95 * 0.6)
+    assert classify(log, COMPILED).findings[0].confidence == pytest.approx(calibrate(0.95 * 0.6))
 
 
 def test_two_independent_failures_are_two_findings_and_rivals_lower_confidence() -> None:
@@ -253,3 +253,9 @@ def test_interior_anchor_and_multibyte_quantifier_still_match_timestamped_lines(
     ]
     log = TS + "bad thing\n" + TS + "┈┈┈┈ summary\n"
     assert matching_rules(log, compile_catalog(rules)) == {"USR020", "USR021"}
+
+
+def test_calibration_is_monotone_and_bounded() -> None:
+    assert calibrate(0) == 0.0
+    assert calibrate(1.0) == 1.0
+    assert 0.5 < calibrate(0.5) < calibrate(0.8) < calibrate(0.95) < 1.0

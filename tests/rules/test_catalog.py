@@ -78,3 +78,23 @@ def test_a_rule_without_fixes_or_positive_examples_is_refused() -> None:
     no_fix = "\n".join(line for line in text.splitlines() if "[[hypotheses.fixes]]" not in line)
     with pytest.raises(CatalogError):
         parse_rule(no_fix, "x.toml", load_taxonomy())
+
+
+def test_catalog_size_and_every_category_covered(catalog: Catalog) -> None:
+    assert len(catalog.rules) >= 150
+    covered = {r.category for r in catalog.rules}
+    assert covered == set(catalog.taxonomy.categories), set(catalog.taxonomy.categories) - covered
+
+
+def test_every_rule_explains_itself(catalog: Catalog) -> None:
+    for rule in catalog.rules:
+        total = sum(h.confidence for h in rule.hypotheses)
+        assert 0.5 <= total <= 1.3, f"{rule.id}: hypothesis priors sum to {total:.2f}"
+        assert any(f.commands for h in rule.hypotheses for f in h.fixes), f"{rule.id}: no fix has a command"
+
+
+def test_generated_rule_pages_are_current() -> None:
+    from bot.cli import main
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "rules"
+    assert main(["docs", "--out", str(docs), "--check"], env={}) == 0, "run `ci-triage docs` and commit docs/rules"
