@@ -64,3 +64,23 @@ def code_block(lines: Iterable[str], info: str = "text") -> str:
             line = ZWSP + line
         body.append(line)
     return "```" + info + "\n" + "\n".join(body) + "\n```"
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def prose(text: str, limit: int = 600) -> str:
+    """Rule documentation as Markdown: its `code spans` kept (made safe), everything else escaped.
+
+    Rule text is ours or the repository's own (`.ci-triage.toml`, which a merge request can
+    change), so it gets the same neutralisation as log text; only code spans survive.
+    """
+    text = clip(text.strip(), limit)
+    parts, pos = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        parts.append(inline(text[pos : m.start()], limit) if m.start() > pos else "")
+        parts.append(code_span(m.group(1), limit))
+        pos = m.end()
+    parts.append(inline(text[pos:], limit) if pos < len(text) else "")
+    out = "".join(parts)
+    return out if not out.startswith("/") else ZWSP + out

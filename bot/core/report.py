@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.core.markdown import code_block, code_span, inline
+from bot.core.markdown import code_block, code_span, inline, prose
 from bot.core.model import Finding, Hypothesis, Triage, Verdict
 from bot.rules.schema import Rule
 
@@ -123,22 +123,22 @@ def _evidence_link(job: JobReport, line: int) -> str:
 
 
 def _hypothesis_md(h: Hypothesis, detail: int) -> list[str]:
-    out = [f"- **{_pct(h.confidence)}** {inline(h.text, 400)}"]
+    out = [f"- **{_pct(h.confidence)}** {prose(h.text, 400)}"]
     if detail >= 3:
         for e in h.evidence_for:
             out.append(f"  - for (line {e.line}): {code_span(e.text, 160)}")
         for e in h.evidence_against:
             out.append(f"  - against (line {e.line}): {code_span(e.text, 160)}")
         if h.needs and not (h.evidence_for or h.evidence_against):
-            out.append(f"  - would be confirmed by: {inline(h.needs, 300)}")
+            out.append(f"  - would be confirmed by: {prose(h.needs, 300)}")
     for fix in h.fixes if detail >= 2 else ():
-        out.append(f"  - fix: {inline(fix.text, 300)}")
+        out.append(f"  - fix: {prose(fix.text, 300)}")
         if fix.commands:
             out.append("")
             out.append(_indent(code_block(fix.commands, "sh"), "    "))
             out.append("")
         if fix.warning:
-            out.append(f"    > ⚠️ {inline(fix.warning, 300)}")
+            out.append(f"    > ⚠️ {prose(fix.warning, 300)}")
     return out
 
 
@@ -159,7 +159,7 @@ def _finding_md(job: JobReport, f: Finding, detail: int) -> list[str]:
     out.append(code_block((e.text for e in lines), "text"))
     out.append("")
     if detail >= 2 and f.why:
-        out.append(f"Why {f.kind.value}: {inline(f.why, 600)}")
+        out.append(f"Why {f.kind.value}: {prose(f.why, 600)}")
         out.append("")
     hyps = f.hypotheses if detail >= 2 else f.hypotheses[:1]
     if hyps:

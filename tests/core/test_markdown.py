@@ -40,3 +40,13 @@ def test_code_span() -> None:
 def test_clip() -> None:
     assert clip("abc", 5) == "abc"
     assert clip("abcdef", 4) == "abc…"
+
+
+def test_prose_keeps_code_spans_and_escapes_the_rest() -> None:
+    from bot.core.markdown import prose
+
+    out = prose("Run `podman system df` then ask @admin <b>now</b>")
+    assert "`podman system df`" in out
+    assert "@admin" not in out and "<b>" not in out
+    assert prose("/merge this").startswith(ZWSP)
+    assert prose("`a` and `b`") == "`a` and `b`"
