@@ -57,7 +57,7 @@ WEBHOOK_DEFINITIONS = ("workflow_run$completed", "issue_comment$created")
 # (event, index in @octokit/webhooks-examples api.github.com/index.json, file name)
 EXAMPLES = (
     ("workflow_run", 2, "workflow_run.completed.json"),
-    ("issue_comment", 0, "issue_comment.created.json"),
+    ("issue_comment", 1, "issue_comment.created.json"),
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +145,9 @@ def webhook_schema(package: Path) -> dict[str, Any]:
         todo.extend(refs(definitions[name]) - keep)
     return {
         "$schema": schema["$schema"],
-        "$comment": f"Trimmed from {WEBHOOK_SCHEMAS} schema.json: {', '.join(WEBHOOK_DEFINITIONS)} and their references.",
+        "$comment": (
+            f"Trimmed from {WEBHOOK_SCHEMAS} schema.json: {', '.join(WEBHOOK_DEFINITIONS)} and their references."
+        ),
         "definitions": {k: definitions[k] for k in sorted(keep)},
     }
 
