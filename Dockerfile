@@ -18,11 +18,16 @@ COPY pyproject.toml README.md /src/
 COPY bot /src/bot
 RUN /opt/ci-triage/bin/pip install --no-deps /src \
  && /opt/ci-triage/bin/pip uninstall -y pip setuptools
+# Validate the catalog and compile its Hyperscan prefilter once, at build time: every run of
+# the image then loads both from the cache in milliseconds instead of compiling for seconds.
+ENV CI_TRIAGE_CACHE_DIR=/opt/ci-triage/cache
+RUN /opt/ci-triage/bin/ci-triage classify --no-config /dev/null
 
 FROM python:3.11-slim-bookworm
 COPY --from=build /opt/ci-triage /opt/ci-triage
 RUN python -m pip uninstall -y pip setuptools wheel \
  && useradd --uid 1001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin triage
-ENV PATH=/opt/ci-triage/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+ENV PATH=/opt/ci-triage/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    CI_TRIAGE_CACHE_DIR=/opt/ci-triage/cache
 USER 1001
 ENTRYPOINT ["/opt/ci-triage/bin/ci-triage", "github"]

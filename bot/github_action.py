@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import IO, Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 
 from bot.app import execute
+from bot.cache import FileCache
 from bot.config import CONFIG_NAMES, load_repo_catalog
 from bot.core.commands import parse_command
 from bot.core.comment import parse_state
@@ -169,8 +169,12 @@ class Settings(BaseModel):
     @property
     def policy(self) -> Policy:
         return Policy(
-            rerun=self.rerun, max_reruns=self.max_reruns, min_confidence=self.min_confidence,
-            labels=self.labels, label_infrastructure=self.label_infrastructure, label_code=self.label_code,
+            rerun=self.rerun,
+            max_reruns=self.max_reruns,
+            min_confidence=self.min_confidence,
+            labels=self.labels,
+            label_infrastructure=self.label_infrastructure,
+            label_code=self.label_code,
         )
 
 
@@ -336,7 +340,9 @@ class Context:
     report: Report = field(default_factory=Report)
 
 
-def load_rules(forge: GitHubForge, settings: Settings, report: Report) -> CompiledCatalog:
+def load_rules(
+    forge: GitHubForge, settings: Settings, report: Report, cache: FileCache | None = None
+) -> CompiledCatalog:
     """The built-in catalog plus the repository's `.ci-triage.toml`, read through the API.
 
     A broken repository config is reported and the built-in rules are used, so a typo in
@@ -358,14 +364,14 @@ def load_rules(forge: GitHubForge, settings: Settings, report: Report) -> Compil
         break
     key = (source, text)
     if key not in _COMPILED:
-        catalog: Catalog = load_catalog()
+        catalog: Catalog = load_catalog(cache)
         if text:
             try:
                 catalog = load_repo_catalog(catalog, text, source)
             except ConfigError as exc:
                 report.problems.append(f"The repository config is invalid, using the built-in rules: {exc}")
-                return load_rules_builtin()
-        _COMPILED[key] = compile_catalog(catalog.rules)
+                return load_rules_builtin(cache)
+        _COMPILED[key] = compile_catalog(catalog.rules, cache)
     return _COMPILED[key]
 
 
@@ -373,9 +379,9 @@ _COMPILED: dict[tuple[str, str], CompiledCatalog] = {}
 """Compiled catalogs by (config path, config text): one compile per process and config."""
 
 
-def load_rules_builtin() -> CompiledCatalog:
+def load_rules_builtin(cache: FileCache | None = None) -> CompiledCatalog:
     if ("", "") not in _COMPILED:
-        _COMPILED[("", "")] = compile_catalog(load_catalog().rules)
+        _COMPILED[("", "")] = compile_catalog(load_catalog(cache).rules, cache)
     return _COMPILED[("", "")]
 
 
@@ -392,14 +398,9 @@ def metadata_text(job: Job, annotations: Sequence[Annotation]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SCAN_LOCK = threading.Lock()
-"""A compiled catalog's Hyperscan scratch space is not thread-safe (ScratchInUseError): one
-scan at a time per process when triage runs share it (the tests race whole invocations)."""
-
-
 def scan(chunks: Sequence[bytes], compiled: CompiledCatalog, name: str) -> Triage:
-    with _SCAN_LOCK:
-        return classify(chunks, compiled, path=name, ci_system="github_actions")
+    # Each Scanner has its own Hyperscan scratch, so racing invocations may share `compiled`.
+    return classify(chunks, compiled, path=name, ci_system="github_actions")
 
 
 def triage_job(ctx: Context, job: Job) -> JobResult:
@@ -472,8 +473,15 @@ def act(ctx: Context, run: Run, results: Sequence[JobResult], pulls: Sequence[Pu
 
     def plan_for(change: ChangeRef, body: str | None, labels: Sequence[str], refused: str) -> Plan:
         return plan_run(
-            change, run_ref, results, policy=settings.policy, state=parse_state(body),
-            existing_labels=labels, reruns_used=reruns_used, trigger=trigger, rerun_refused=refused,
+            change,
+            run_ref,
+            results,
+            policy=settings.policy,
+            state=parse_state(body),
+            existing_labels=labels,
+            reruns_used=reruns_used,
+            trigger=trigger,
+            rerun_refused=refused,
         )
 
     if not pulls:
@@ -589,9 +597,12 @@ def on_issue_comment(ctx: Context, payload: Mapping[str, Any]) -> None:
         ctx.report.problems.append(f"Could not acknowledge the command: {exc}")
     pull = ctx.forge.pull(event.issue.number)
     runs = [
-        r for r in ctx.forge.runs_for_sha(pull.head_sha)
-        if r.id != ctx.settings.run_id and r.event not in BOT_COMMENT_EVENTS
-        and r.status == "completed" and r.conclusion in FAILED
+        r
+        for r in ctx.forge.runs_for_sha(pull.head_sha)
+        if r.id != ctx.settings.run_id
+        and r.event not in BOT_COMMENT_EVENTS
+        and r.status == "completed"
+        and r.conclusion in FAILED
     ]
     if not runs:
         ctx.report.notes.append(f"/retriage on #{pull.number}: no failed run at the head commit to triage.")
@@ -619,9 +630,15 @@ def read_event(settings: Settings) -> dict[str, Any]:
 
 def make_forge(settings: Settings) -> GitHubForge:
     return GitHubForge(
-        settings.token.get_secret_value(), settings.repository, api_url=settings.api_url,
-        bot_login=settings.bot_login, timeout=settings.http_timeout, retries=settings.retries,
-        max_wait=settings.max_retry_wait, log_max_bytes=settings.log_max_bytes, throttle=settings.throttle,
+        settings.token.get_secret_value(),
+        settings.repository,
+        api_url=settings.api_url,
+        bot_login=settings.bot_login,
+        timeout=settings.http_timeout,
+        retries=settings.retries,
+        max_wait=settings.max_retry_wait,
+        log_max_bytes=settings.log_max_bytes,
+        throttle=settings.throttle,
     )
 
 
@@ -643,7 +660,7 @@ def main(env: Mapping[str, str], out: IO[str], err: IO[str]) -> int:
         else:
             payload = read_event(settings)
             with make_forge(settings) as forge:
-                compiled = load_rules(forge, settings, report)
+                compiled = load_rules(forge, settings, report, FileCache.from_env(env))
                 ctx = Context(settings, forge, console, compiled, report)
                 handler(ctx, payload)
     except ConfigError as exc:
@@ -669,4 +686,3 @@ def main(env: Mapping[str, str], out: IO[str], err: IO[str]) -> int:
         + (" (dry run)" if settings.dry_run else "")
     )
     return 1 if settings.fail_on_error and report.problems else 0
-

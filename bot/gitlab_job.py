@@ -30,9 +30,10 @@ from typing import IO, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.app import execute
+from bot.cache import FileCache
 from bot.config import CONFIG_NAMES, load_repo_catalog
 from bot.core.comment import parse_state
-from bot.core.engine import classify
+from bot.core.engine import classify, compiled_for
 from bot.core.markdown import ZWSP, inline
 from bot.core.model import Evidence, Finding, Fix, Hypothesis, Kind, Stats, Triage, Verdict
 from bot.core.plan import (
@@ -449,8 +450,8 @@ class Result:
     message: str = ""
 
 
-def _catalog(settings: GitLabSettings) -> Catalog:
-    catalog = load_catalog()
+def _catalog(settings: GitLabSettings, cache: FileCache | None = None) -> Catalog:
+    catalog = load_catalog(cache)
     base = Path(settings.project_dir or ".")
     if settings.config:
         path: Path | None = base / settings.config
@@ -653,7 +654,9 @@ def main(
     fail_on_error = _flag(env.get("CI_TRIAGE_FAIL_ON_ERROR", "")) is True
     try:
         settings = GitLabSettings.from_env(env)
-        catalog = _catalog(settings)
+        cache = FileCache.from_env(env)
+        catalog = _catalog(settings, cache)
+        compiled_for(catalog, cache)  # compile once, or load the cached prefilter database
         session = RetryingSession(retries=settings.http_retries, max_wait=settings.retry_max_wait, sleep=sleep)
         forge = GitLabForge.connect(
             settings.server_url,

@@ -64,6 +64,8 @@ KEEP_SUPPORT = 3
 TAIL_LINES = 15
 MIN_CONFIDENCE = 0.5
 """Below this (raw) score the verdict is `unknown`: we prefer saying so to a wrong label."""
+PRIORITY_WEIGHT = 0.003
+"""How much a rule's priority (0-100) adds to its confidence when findings are ranked."""
 CALIBRATION = 0.6
 """Reported confidence is 1 - CALIBRATION * (1 - raw). On the labelled dev corpus the raw
 scores (rule weight x location) were under-confident: mean 0.84 where 99% were right,
@@ -75,7 +77,7 @@ def calibrate(raw: float) -> float:
     return 0.0 if raw <= 0 else round(1.0 - CALIBRATION * (1.0 - raw), 4)
 
 
-_ANSI_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)")
+_ANSI_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[\]_^P][^\x07\x1b\n]*(?:\x07|\x1b\\)")
 
 # Lines the prefilter must always flag, so steps, sections and the failure are followed.
 _STRUCTURE: tuple[str, ...] = (
@@ -363,6 +365,8 @@ class _RuleState:
     before: deque[_Hit] = field(default_factory=lambda: deque(maxlen=KEEP_HITS))
     after: deque[_Hit] = field(default_factory=lambda: deque(maxlen=KEEP_HITS))
     count: int = 0
+    first: _Hit | None = None
+    """The first detailed hit before the failure: the first compiler error is usually the cause."""
     chains: dict[tuple[int, int], tuple[int, int, tuple[Evidence, ...]]] = field(default_factory=dict)
     """(sequence, element) -> (start line, last line, evidence) of the newest partial chain."""
 
@@ -409,6 +413,9 @@ class Scanner:
 
     def __init__(self, compiled: CompiledCatalog, *, path: str = "", ci_system: str | None = None):
         self._c = compiled
+        # Hyperscan scratch space is per scan in flight: a clone per scanner lets threads
+        # share one compiled catalog (a shared scratch raises ScratchInUseError).
+        self._scratch = compiled.database.scratch.clone()
         self._path = path
         self._states = [_RuleState() for _ in compiled.rules]
         self._support: dict[int, deque[Evidence]] = {}
@@ -441,7 +448,7 @@ class Scanner:
         def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
             append((end, pid))
 
-        self._c.database.scan(chunk, match_event_handler=on_match)
+        self._c.database.scan(chunk, match_event_handler=on_match, scratch=self._scratch)
         base = self._lines + 1
         pos, line_at_pos = 0, base
         i, n = 0, len(hits)
@@ -553,6 +560,8 @@ class Scanner:
         if bucket and bucket[-1].line == hit.line:
             return
         bucket.append(hit)
+        if not after and (state.first is None or (not state.first.groups and hit.groups)):
+            state.first = hit  # the first hit that carries details (a header line carries none)
 
     def _tail_before(self, chunk: bytes, start: int, lineno: int) -> tuple[Evidence, ...]:
         data = self._prev + chunk[:start] if start < 8192 else chunk[max(0, start - 65536) : start]
@@ -572,7 +581,11 @@ class Scanner:
         system = tracker.system or "plain"
         findings = [f for r in range(len(self._c.rules)) if (f := self._finding(r, system))]
         findings = _merge_by_category(findings)
-        findings.sort(key=lambda f: (-f.confidence, -_priority(self._c, f.rule), -f.evidence[0].line))
+        # Near-ties go to the more specific rule (design: arbitrate by priority): a test that
+        # failed on a DNS error is a network failure, a ctest "FAILED" list with a SegFault a crash.
+        findings.sort(
+            key=lambda f: (-(f.confidence + PRIORITY_WEIGHT * _priority(self._c, f.rule)), -f.evidence[0].line)
+        )
         verdict, confidence = _verdict(findings, self._c)
         confidence = calibrate(confidence) if verdict is not Verdict.UNKNOWN else 0.0
         findings = [_with_confidence(f, calibrate(f.confidence)) for f in findings]
@@ -712,10 +725,16 @@ def _redacted(e: Evidence) -> Evidence:
 def _evidence_for(hit: _Hit, state: _RuleState) -> tuple[Evidence, ...]:
     if hit.lines:
         return tuple(_redacted(e) for e in hit.lines)
-    lines = [Evidence(h.line, redact(h.text), h.step) for h in state.before if h.step == hit.step]
-    main = Evidence(hit.line, redact(hit.text), hit.step)
-    others = [e for e in lines if e.line != hit.line][-2:]
-    return (main, *others)
+    # The last hit (the last matches tell most), the first one of the same step (a first
+    # compiler error or failing test is often the cause of the rest), and the one before last.
+    same_step = [h for h in state.before if h.step == hit.step and h.line != hit.line]
+    first = state.first if state.first is not None and state.first.step == hit.step else None
+    picked = [hit]
+    if first is not None and first.line != hit.line:
+        picked.append(first)
+    if same_step and same_step[-1].line not in {h.line for h in picked}:
+        picked.append(same_step[-1])
+    return tuple(Evidence(h.line, redact(h.text), h.step) for h in picked)
 
 
 def _evidence_lines(raw_lines: Sequence[bytes], first: int) -> tuple[Evidence, ...]:

@@ -22,10 +22,12 @@ from enum import Enum
 MAX_TEXT = 4000
 """Characters of one line that rules see; longer lines are cut (a 10 MB line stays cheap)."""
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[\]_^P][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]"
+)  # CSI, then OSC/APC/PM/DCS strings (Buildkite's `ESC _bk;t=...BEL` is an APC), then 2-byte escapes
 _GITLAB_SECTION = re.compile(r"(?:\x1b\[0K)?section_(start|end):\d+:([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\r?(?:\x1b\[0K)?")
 _TRAVIS = re.compile(r"travis_(fold|time):(start|end):([^\r\s]*)\r?(?:\x1b\[0K)?")
-_BUILDKITE_TS = re.compile(r"_bk;t=\d+\x07")
+_BUILDKITE_TS = re.compile(r"(?:\x1b)?_bk;t=\d+\x07")
 _ISO_TS = re.compile(r"^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d| ?UTC)?\]?\s?")
 _CLOCK_TS = re.compile(r"^\[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?\s")
 _GH_COMMAND = re.compile(r"^##\[(\w+)\](.*)$")
