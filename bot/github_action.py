@@ -430,7 +430,8 @@ def triage_job(ctx: Context, job: Job) -> JobResult:
             triage = fallback
             notes.append("The log alone was inconclusive; classified from the check-run annotations.")
     step = job.failed_step
-    anchor = f"#step:{step.number}:1" if step is not None else ""
+    # GitHub numbers lines within each step: `#step:N:L` opens the failing step at line L.
+    anchor = f"#step:{step.number}:{{step_line}}" if step is not None else ""
     return JobResult(JobRef(job.id, job.name, job.html_url, anchor), triage, " ".join(notes))
 
 

@@ -357,6 +357,7 @@ class _Hit:
     groups: dict[str, str]
     error: bool
     lines: tuple[Evidence, ...] = ()
+    step_line: int | None = None
     """For sequences: every line of the chain."""
 
 
@@ -501,7 +502,7 @@ class Scanner:
                 else:
                     sup = self._support.setdefault(pid, deque(maxlen=KEEP_SUPPORT))
                     if not sup or sup[-1].line != lineno:
-                        sup.append(Evidence(lineno, text, step))  # redacted when reported
+                        sup.append(Evidence(lineno, text, step, self._step_line(lineno)))  # redacted when reported
         if sequence_events:
             if wrapper is None:
                 wrapper = self._is_wrapper(text, pids)
@@ -509,6 +510,10 @@ class Scanner:
             # chain it is about to complete.
             for r, s, e, m in sorted(sequence_events, key=lambda ev: -ev[2]):
                 self._rule_hit(_SEQ, r, s, e, m, lineno, text, step, info, wrapper, after)
+
+    def _step_line(self, lineno: int) -> int | None:
+        start = self._tracker.step_start
+        return lineno - start + 1 if start is not None and lineno >= start else None
 
     def _is_wrapper(self, text: str, pids: set[int]) -> bool:
         return not pids.isdisjoint(self._c.wrapper_pids) and self._c.wrapper.search(text) is not None
@@ -536,9 +541,9 @@ class Scanner:
         if kind == _LINE:
             if wrapper:
                 return  # a wrapper line is never evidence on its own
-            hit = _Hit(lineno, text, step, _groups(m), info.mark is Mark.ERROR)
+            hit = _Hit(lineno, text, step, _groups(m), info.mark is Mark.ERROR, (), self._step_line(lineno))
         else:
-            ev = Evidence(lineno, text, step)
+            ev = Evidence(lineno, text, step, self._step_line(lineno))
             if e == 0:
                 state.chains[(s, 0)] = (lineno, lineno, (ev,))
                 if ri.seq_lengths[s] > 1:
@@ -554,7 +559,7 @@ class Scanner:
             if wrapper and all(self._c.wrapper.search(x.text) for x in lines):  # rare: cheap enough
                 return
             head = lines[0]
-            hit = _Hit(first, head.text, head.step, _groups(m), False, lines)
+            hit = _Hit(first, head.text, head.step, _groups(m), False, lines, head.step_line)
         state.count += 1
         bucket = state.after if after else state.before
         if bucket and bucket[-1].line == hit.line:
@@ -719,7 +724,7 @@ def _title(template: str, groups: dict[str, str]) -> str:
 
 
 def _redacted(e: Evidence) -> Evidence:
-    return Evidence(e.line, redact(e.text), e.step)
+    return Evidence(e.line, redact(e.text), e.step, e.step_line)
 
 
 def _evidence_for(hit: _Hit, state: _RuleState) -> tuple[Evidence, ...]:
@@ -734,7 +739,7 @@ def _evidence_for(hit: _Hit, state: _RuleState) -> tuple[Evidence, ...]:
         picked.append(first)
     if same_step and same_step[-1].line not in {h.line for h in picked}:
         picked.append(same_step[-1])
-    return tuple(Evidence(h.line, redact(h.text), h.step) for h in picked)
+    return tuple(Evidence(h.line, redact(h.text), h.step, h.step_line) for h in picked)
 
 
 def _evidence_lines(raw_lines: Sequence[bytes], first: int) -> tuple[Evidence, ...]:

@@ -225,13 +225,25 @@ _GITLAB_POST_SECTIONS = frozenset(
 class StepTracker:
     """Follows steps and sections through a log and finds the step that failed first."""
 
-    __slots__ = ("_failed_re", "_retry_re", "_sub", "current", "failed", "failed_line", "retry_line", "system")
+    __slots__ = (
+        "_failed_re",
+        "_retry_re",
+        "_sub",
+        "current",
+        "failed",
+        "failed_line",
+        "retry_line",
+        "step_start",
+        "system",
+    )
 
     def __init__(self) -> None:
         self.current: str | None = None
         self.failed: str | None = None
         self.failed_line: int | None = None
         self.system: str | None = None
+        self.step_start: int | None = None
+        """The line where the current step began (its `##[group]Run` header on GitHub)."""
         self.retry_line: int | None = None
         """The last whole-command retry before the failure; earlier evidence was superseded."""
         self._sub: str | None = None
@@ -250,7 +262,7 @@ class StepTracker:
             if self.system == "gitlab_ci" and info.step in _GITLAB_POST_SECTIONS:
                 self._sub = info.step
             else:
-                self.current, self._sub = info.step, None
+                self.current, self._sub, self.step_start = info.step, None, lineno
         elif info.mark is Mark.END and self._sub is not None:
             self._sub = None
         if not markers or self.failed is not None or not info.text:

@@ -33,6 +33,8 @@ class Evidence:
     line: int
     text: str
     step: str | None = None
+    step_line: int | None = None
+    """1-based line within its step's log, for forges that link by step (GitHub's #step:N:L)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "text": self.text}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.core.markdown import code_block, code_span, inline, prose
-from bot.core.model import Finding, Hypothesis, Triage, Verdict
+from bot.core.model import Evidence, Finding, Hypothesis, Triage, Verdict
 from bot.rules.schema import Rule
 
 MARKER = "<!-- ci-triage:v1 -->"
@@ -32,7 +32,8 @@ class JobReport:
     name: str
     triage: Triage
     url: str = ""
-    """Link to the job log; evidence lines link to `url + anchor.format(line=N)`."""
+    """Link to the job log; evidence links to `url + anchor`, formatted with `line` (in the whole
+    log) and `step_line` (within its step, when known; else the whole-log line)."""
     anchor: str = "#L{line}"
     note: str = ""
     """What the bot could not do for this job (log expired, download truncated, ...), plain text."""
@@ -116,10 +117,11 @@ def _verdict_phrase(t: Triage) -> str:
     return "unknown: no documented pattern fits"
 
 
-def _evidence_link(job: JobReport, line: int) -> str:
+def _evidence_link(job: JobReport, e: Evidence) -> str:
     if not job.url:
-        return f"line {line}"
-    return f"[line {line}]({job.url}{job.anchor.format(line=line)})"
+        return f"line {e.line}"
+    anchor = job.anchor.format(line=e.line, step_line=e.step_line or e.line)
+    return f"[line {e.line}]({job.url}{anchor})"
 
 
 def _hypothesis_md(h: Hypothesis, detail: int) -> list[str]:
@@ -154,7 +156,7 @@ def _finding_md(job: JobReport, f: Finding, detail: int) -> list[str]:
         "",
     ]
     lines = f.evidence if detail >= 2 else f.evidence[:1]
-    out.append("Evidence (" + ", ".join(_evidence_link(job, e.line) for e in lines) + "):")
+    out.append("Evidence (" + ", ".join(_evidence_link(job, e) for e in lines) + "):")
     out.append("")
     out.append(code_block((e.text for e in lines), "text"))
     out.append("")
@@ -236,7 +238,7 @@ def _table(run: RunReport) -> list[str]:
     for j in run.jobs:
         t = j.triage
         top = t.findings[0] if t.findings else None
-        evidence = _evidence_link(j, top.evidence[0].line) if top else ((j.note and "n/a") or "none")
+        evidence = _evidence_link(j, top.evidence[0]) if top else ((j.note and "n/a") or "none")
         cat = f"`{t.category}`" if t.category else "n/a"
         conf = _pct(t.confidence) if t.verdict is not Verdict.UNKNOWN else "n/a"
         name = inline(j.name, 80) + (" (allowed to fail)" if j.allow_failure else "")

@@ -94,3 +94,16 @@ def test_rule_page_renders_every_part() -> None:
         "## References",
     ):
         assert part in page
+
+
+def test_evidence_links_by_step_line_when_the_forge_wants_it() -> None:
+    from bot.core.engine import classify, compile_catalog
+    from tests.factories import make_rule
+
+    rule = make_rule(lines=["Could not resolve host"])
+    ts = "2024-01-01T00:00:00.0000000Z "
+    log = ts + "setup\n" + ts + "##[group]Run make\n" + ts + "make: building\n" + ts + "Could not resolve host: x\n"
+    triage = classify(log, compile_catalog([rule]))
+    assert triage.findings[0].evidence[0].step_line == 3
+    md = render_job_markdown(JobReport("build", triage, "https://x.test/job/1", "#step:4:{step_line}"))
+    assert "[line 4](https://x.test/job/1#step:4:3)" in md

@@ -29,7 +29,8 @@ def test_infra_failure_is_commented_labelled_and_rerun_once(github: FakeGitHub, 
     assert body.startswith("<!-- ci-triage:v1 -->")
     assert re.search(r"\| build \| infrastructure \| `disk_full` \| 9\d% \|", body)
     assert "**Re-run:** Re-running" in body and "(re-run 1 of at most 1)" in body
-    assert f"https://github.com/{REPO}/actions/runs/100/job/1001#step:2:1" in body
+    # the evidence (log line 8) is the 4th line of step 2, which GitHub numbers from its Run header
+    assert f"https://github.com/{REPO}/actions/runs/100/job/1001#step:2:4" in body
     assert github.reruns == [100]
     assert github.issue_labels[7] == ["ci: infrastructure"]
     assert github.labels["ci: infrastructure"]["color"] == "d93f0b"
