@@ -64,7 +64,7 @@ def test_override_disables_and_relabels() -> None:
     [
         ("[overrides.INF101]\nkind = 'code'\n", "c.toml:1: overrides.INF101: kind 'code' contradicts category"),
         ("[overrides.NOPE01]\ndisable = true\n", "c.toml:1: overrides.NOPE01: no built-in rule has this id"),
-        ("min_confidence = 2\n", "c.toml:1: min_confidence: Input should be less than or equal to 1"),
+        ("[overrides.INF101]\nweight = 2\n", "c.toml:2: overrides.INF101.weight: Input should be less than or equal"),
         ("oops = [\n", "c.toml: not valid TOML"),
         (
             USER_RULE.replace('category = "external_service"', 'category = "moon_phase"'),
@@ -89,3 +89,15 @@ def test_key_line_walks_tables_and_arrays() -> None:
     assert key_line(text, ["rules", 1, "match", "lines"]) == 7
     assert key_line(text, ["missing"]) is None
     assert parse_repo_config("", "x").rules == ()
+
+
+def test_the_documented_example_is_a_valid_configuration() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    catalog = load_repo_catalog(load_catalog(), example, "docs/configuration.md")
+    assert catalog.get("COD301") is None
+    assert catalog.get("USR001") is not None
+    t = classify("error: license server lic.example.com unavailable\n", catalog)
+    assert t.findings[0].rule == "USR001"

@@ -215,4 +215,3 @@ class RepoConfig(Strict):
 
     rules: tuple[Rule, ...] = ()
     overrides: dict[str, Override] = Field(default_factory=dict)
-    min_confidence: float | None = Field(None, ge=0.0, le=1.0)
