@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from bot import __version__
 from bot.cache import FileCache
-from bot.config import CONFIG_NAMES, load_repo_catalog
+from bot.config import load_repo_config_file
 from bot.core.engine import classify, compiled_for
 from bot.core.evaluate import Case, evaluate, render_metrics
 from bot.core.model import Triage
@@ -28,6 +28,7 @@ from bot.core.report import JobReport, render_job_markdown, render_rule_markdown
 from bot.entry import add_forge_commands, run_entry
 from bot.errors import ConfigError, InputError, TriageError
 from bot.rules import Catalog, load_catalog
+from bot.rules.schema import CI_SYSTEMS
 
 READ_BYTES = 4 << 20
 
@@ -74,18 +75,8 @@ def _catalog(args: argparse.Namespace, cwd: Path, env: Mapping[str, str]) -> Cat
 
 
 def _with_config(args: argparse.Namespace, cwd: Path, catalog: Catalog) -> Catalog:
-    config_path: Path | None = None
-    if getattr(args, "config", None):
-        config_path = Path(args.config)
-    elif not getattr(args, "no_config", True):
-        config_path = next((cwd / n for n in CONFIG_NAMES if (cwd / n).is_file()), None)
-    if config_path is None:
-        return catalog
-    try:
-        text = config_path.read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{config_path}: cannot read: {exc.strerror or exc}") from exc
-    return load_repo_catalog(catalog, text, str(config_path))
+    explicit = getattr(args, "config", None)
+    return load_repo_config_file(catalog, cwd, explicit, discover=not getattr(args, "no_config", True))
 
 
 def cmd_classify(args: argparse.Namespace, out: IO[str], err: IO[str], cwd: Path, env: Mapping[str, str]) -> int:
@@ -228,16 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument(
         "--ci",
-        choices=(
-            "github_actions",
-            "gitlab_ci",
-            "jenkins",
-            "travis",
-            "buildkite",
-            "circleci",
-            "azure_pipelines",
-            "plain",
-        ),
+        choices=CI_SYSTEMS,
         help="the CI system, when the log does not reveal it",
     )
     p.add_argument("--config", help="a .ci-triage.toml to apply (default: found in the current directory)")

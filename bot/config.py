@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -124,6 +125,26 @@ def _check(rule: Rule, catalog: Catalog, source: str, text: str, loc: list[str |
         where = f"{source}:{line}" if line else source
         detail = str(exc).split(": ", 1)[-1]
         raise ConfigError(f"{where}: {'.'.join(str(p) for p in loc)}: {detail}") from exc
+
+
+def load_repo_config_file(
+    catalog: Catalog, base: Path, explicit: str | None = None, *, discover: bool = True
+) -> Catalog:
+    """`catalog` with the repository's config applied: `explicit` (relative to `base`), else the
+    first of CONFIG_NAMES found in `base` when `discover`; unchanged when there is none."""
+    if explicit:
+        path: Path | None = base / explicit
+    elif discover:
+        path = next((base / n for n in CONFIG_NAMES if (base / n).is_file()), None)
+    else:
+        path = None
+    if path is None:
+        return catalog
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return load_repo_catalog(catalog, text, str(path))
 
 
 def load_repo_catalog(catalog: Catalog, text: str, source: str) -> Catalog:

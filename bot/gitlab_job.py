@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.app import execute
 from bot.cache import FileCache
-from bot.config import CONFIG_NAMES, load_repo_catalog
+from bot.config import load_repo_config_file
 from bot.core.comment import parse_state
 from bot.core.engine import classify, compiled_for
 from bot.core.markdown import ZWSP, inline
@@ -452,18 +452,7 @@ class Result:
 
 def _catalog(settings: GitLabSettings, cache: FileCache | None = None) -> Catalog:
     catalog = load_catalog(cache)
-    base = Path(settings.project_dir or ".")
-    if settings.config:
-        path: Path | None = base / settings.config
-    else:
-        path = next((base / n for n in CONFIG_NAMES if (base / n).is_file()), None)
-    if path is None:
-        return catalog
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return load_repo_catalog(catalog, text, str(path))
+    return load_repo_config_file(catalog, Path(settings.project_dir or "."), settings.config)
 
 
 def _read_trace(
