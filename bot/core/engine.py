@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import types
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -231,21 +232,26 @@ class DatabaseCache(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
 
 
+def _fingerprint() -> bytes:
+    """What the prefilter form of a pattern depends on: the conversion code itself.
+
+    The bytecode and constants of the conversion functions change whenever their logic does,
+    so a database cached by an older version is never loaded (no file needs reading).
+    """
+    def code_bytes(code: types.CodeType) -> bytes:
+        # Nested code objects (lambdas) are walked, not repr()'d: their repr has an address.
+        consts = b"".join(code_bytes(c) if isinstance(c, types.CodeType) else repr(c).encode() for c in code.co_consts)
+        return code.co_code + consts
+
+    parts = [code_bytes(fn.__code__) for fn in (_prefilter_source, _bytes_safe)]
+    parts.extend(r.pattern.encode() for r in (_TRAILING, _TRAILING_GROUP, _BOUNDED))
+    return b"".join(parts)
+
+
 def _compile_database(sources: Sequence[str], cache: DatabaseCache | None = None) -> hyperscan.Database:
-    prepared = [_prefilter_source(src) for src in sources]
-    key = (
-        "prefilter-"
-        + hashlib.sha256(
-            repr(
-                (
-                    getattr(hyperscan, "__version__", ""),
-                    hyperscan.hs_version() if hasattr(hyperscan, "hs_version") else "",
-                    prepared,
-                )
-            ).encode()
-        ).hexdigest()[:32]
-        + ".hsdb"
-    )
+    digest = hashlib.sha256(_fingerprint())
+    digest.update(repr((getattr(hyperscan, "__version__", ""), list(sources))).encode())
+    key = "prefilter-" + digest.hexdigest()[:32] + ".hsdb"
     if cache is not None:
         blob = cache.get(key)
         if blob:
@@ -255,6 +261,7 @@ def _compile_database(sources: Sequence[str], cache: DatabaseCache | None = None
                 return loaded
             except hyperscan.error:
                 pass  # stale or foreign: compile again
+    prepared = [_prefilter_source(src) for src in sources]
     exprs = [e for e, _ in prepared]
     flags = [f for _, f in prepared]
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)

@@ -8,7 +8,6 @@ checks each against the schema and the taxonomy, and refuses the whole catalog o
 from __future__ import annotations
 
 import hashlib
-import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from importlib.resources.abc import Traversable
 from typing import Protocol
 
 import pydantic
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from bot import __version__
 from bot.errors import CatalogError
@@ -105,6 +104,8 @@ class BlobCache(Protocol):
 
 
 _LOADED: list[Catalog] = []
+_CACHED_RULES = TypeAdapter(list[Rule])
+"""Validates a cached catalog in one pass (the regex checks skipped: it was validated when cached)."""
 
 
 def load_catalog(cache: BlobCache | None = None) -> Catalog:
@@ -123,16 +124,14 @@ def load_catalog(cache: BlobCache | None = None) -> Catalog:
         blob = cache.get(key)
         if blob:
             try:
-                data = json.loads(blob)
-                rules = tuple(Rule.model_validate(r, context={"trusted": True}) for r in data["rules"])
+                rules = tuple(_CACHED_RULES.validate_json(blob, context={"trusted": True}))
                 _LOADED.append(Catalog(rules, load_taxonomy()))
                 return _LOADED[0]
-            except (ValueError, KeyError, TypeError, ValidationError):
+            except (ValueError, TypeError, ValidationError):
                 pass  # unreadable cache: validate from the sources
     catalog = _parse_catalog(files)
     if cache is not None:
-        rows = [r.model_dump(mode="json", by_alias=True) for r in catalog.rules]
-        cache.put(key, json.dumps({"rules": rows}).encode())
+        cache.put(key, _CACHED_RULES.dump_json(list(catalog.rules), by_alias=True))
     _LOADED.append(catalog)
     return catalog
 
