@@ -54,6 +54,10 @@ from bot.rules import Catalog, load_catalog
 
 __all__ = ["FAILURE_REASONS", "GitLabSettings", "Reason", "main", "run", "triage_job"]
 
+NOTE_BUDGET = 200_000
+"""GitLab accepts notes of up to 1,000,000 characters (GitHub 65,536); past 200,000 a note stops
+being readable, so detail is trimmed there, by the same renderer as on GitHub."""
+
 
 # --------------------------------------------------------------------------------------------
 # failure_reason: GitLab's own verdict on why a job failed
@@ -582,6 +586,7 @@ def _plan(
         reruns_used=reruns_used,
         trigger="triage",
         rerun_refused=refused,
+        budget=NOTE_BUDGET,
     )
 
 

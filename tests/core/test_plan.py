@@ -159,3 +159,15 @@ def test_job_names_in_the_status_cannot_mention_anyone() -> None:
     assert "`@all /merge` looks like a code failure" in plan.status
     refused = plan_run(CHANGE, RUN, [job()], policy=POLICY, state=CommentState(), rerun_refused="@team <b>no</b>")
     assert "@team" not in refused.status and "<b>" not in refused.status
+
+
+def test_a_larger_budget_keeps_detail_the_github_budget_trims() -> None:
+    from bot.gitlab_job import NOTE_BUDGET
+
+    many = [JobResult(JobRef(n, f"job {n}"), make_triage(text="x" * 250)) for n in range(80)]
+    small = plan_run(CHANGE, RUN, many, policy=POLICY, state=CommentState())
+    large = plan_run(CHANGE, RUN, many, policy=POLICY, state=CommentState(), budget=NOTE_BUDGET)
+    body_small = next(a.body for a in small.actions if isinstance(a, UpsertComment))
+    body_large = next(a.body for a in large.actions if isinstance(a, UpsertComment))
+    assert len(body_small) <= 60_000 < len(body_large) <= NOTE_BUDGET
+    assert "Hypotheses, most likely first" in body_large

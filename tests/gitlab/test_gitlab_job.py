@@ -597,3 +597,4 @@ def test_two_triage_jobs_racing_for_one_mr_leave_one_note(
     assert f"<!-- ci-triage:run {PIPELINE + 1} -->" in body
     assert set(parse_state(body).runs) == {PIPELINE, PIPELINE + 1}
     assert gitlab.mrs[MR]["labels"] == ["ci::code", "ci::infrastructure"]
+
