@@ -28,7 +28,7 @@ from bot.core.report import JobReport, render_job_markdown, render_rule_markdown
 from bot.entry import add_forge_commands, run_entry
 from bot.errors import ConfigError, InputError, TriageError
 from bot.rules import Catalog, load_catalog
-from bot.rules.schema import CI_SYSTEMS
+from bot.rules.view import CI_SYSTEMS
 
 READ_BYTES = 4 << 20
 

@@ -8,16 +8,21 @@ is a maintainer fixing a typo, not us.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from bot.errors import CatalogError, ConfigError
-from bot.rules import Catalog, check_rule
-from bot.rules.schema import RepoConfig, Rule
+from bot.rules import Catalog, as_view, check_rule
+from bot.rules.view import RuleView
+
+if TYPE_CHECKING:  # validation imports pydantic; a run without a config file never needs it
+    from pydantic import ValidationError
+
+    from bot.rules.schema import RepoConfig
 
 CONFIG_NAMES = (".ci-triage.toml", ".github/ci-triage.toml")
 
@@ -77,6 +82,10 @@ def _error(source: str, text: str, exc: ValidationError) -> ConfigError:
 
 def parse_repo_config(text: str, source: str) -> RepoConfig:
     """Parse and validate a repository config; ConfigError names file, line and key."""
+    from pydantic import ValidationError
+
+    from bot.rules.schema import RepoConfig
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -90,7 +99,7 @@ def parse_repo_config(text: str, source: str) -> RepoConfig:
 def apply_repo_config(catalog: Catalog, config: RepoConfig, source: str, text: str = "") -> Catalog:
     """The built-in catalog with the repository's overrides and rules applied."""
     known = {r.id for r in catalog.rules}
-    rules: list[Rule] = []
+    rules: list[RuleView] = []
     for rid in config.overrides:
         if rid not in known:
             line = key_line(text, ["overrides", rid]) if text else None
@@ -103,21 +112,26 @@ def apply_repo_config(catalog: Catalog, config: RepoConfig, source: str, text: s
             continue
         if o.disable:
             continue
-        changes = {k: v for k, v in (("kind", o.kind), ("category", o.category), ("weight", o.weight)) if v is not None}
-        updated = rule.model_copy(update=changes)
+        updated = dataclasses.replace(
+            rule,
+            kind=o.kind or rule.kind,
+            category=o.category or rule.category,
+            weight=o.weight if o.weight is not None else rule.weight,
+        )
         _check(updated, catalog, source, text, ["overrides", rule.id])
         rules.append(updated)
-    for n, rule in enumerate(config.rules):
-        if rule.id in known:
+    for n, own in enumerate(config.rules):
+        if own.id in known:
             raise ConfigError(
-                f"{source}: rules[{n}].id: {rule.id} is a built-in id; use [overrides.{rule.id}] to change it"
+                f"{source}: rules[{n}].id: {own.id} is a built-in id; use [overrides.{own.id}] to change it"
             )
-        _check(rule, catalog, source, text, ["rules", n, "category"])
-        rules.append(rule)
+        view = as_view(own)
+        _check(view, catalog, source, text, ["rules", n, "category"])
+        rules.append(view)
     return Catalog(tuple(rules), catalog.taxonomy)
 
 
-def _check(rule: Rule, catalog: Catalog, source: str, text: str, loc: list[str | int]) -> None:
+def _check(rule: RuleView, catalog: Catalog, source: str, text: str, loc: list[str | int]) -> None:
     try:
         check_rule(rule, source, catalog.taxonomy)
     except CatalogError as exc:

@@ -41,11 +41,11 @@ def test_catalog_and_prefilter_round_trip_through_the_cache(tmp_path: Path, monk
     assert any(p.name.startswith("catalog-") for p in tmp_path.iterdir())
     monkeypatch.setattr(bot.rules, "_LOADED", [])
     second = load_catalog(cache)
-    assert [r.model_dump() for r in second.rules] == [r.model_dump() for r in first.rules]
+    assert second.rules == first.rules
     compiled = compile_catalog(second.rules, cache)
     assert any(p.suffix == ".hsdb" for p in tmp_path.iterdir())
     reloaded = compile_catalog(second.rules, cache)  # loaded from the cache, with its own scratch
-    log = "Error: storing blob to file \"/var/tmp/container_images_storage1/1\": write x: no space left on device\n"
+    log = 'Error: storing blob to file "/var/tmp/container_images_storage1/1": write x: no space left on device\n'
     assert classify(log, reloaded).to_dict() == classify(log, compiled).to_dict()
     assert classify(log, reloaded).verdict is Verdict.INFRASTRUCTURE
 
@@ -66,3 +66,26 @@ def test_a_corrupt_cache_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_python_dash_m_bot_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "rule", "INF101"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("# INF101")
+
+
+def test_a_warm_start_never_imports_pydantic(tmp_path: Path) -> None:
+    """Importing pydantic and building the schema costs more than classifying a small log."""
+    env = {**os.environ, "CI_TRIAGE_CACHE_DIR": str(tmp_path)}
+    example = Path(__file__).resolve().parents[1] / "examples" / "podman-disk-full.log"
+    cold = subprocess.run(
+        [sys.executable, "-m", "bot", "classify", "--no-config", str(example)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"code = main(['classify', '--no-config', '--format', 'json', {str(example)!r}])\n"
+        "print('PYDANTIC' if 'pydantic' in sys.modules else 'NO-PYDANTIC', code)\n"
+    )
+    warm = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert warm.stdout.strip().endswith("NO-PYDANTIC 0")
+    assert '"verdict": "infrastructure"' in warm.stdout
+    assert "INFRASTRUCTURE" in cold.stdout

@@ -26,7 +26,7 @@ import types
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import hyperscan
 
@@ -43,8 +43,10 @@ from bot.core.logs import (
 from bot.core.model import Evidence, Finding, Fix, Hypothesis, Kind, Stats, Triage, Verdict
 from bot.core.redact import redact, redact_lines
 from bot.errors import CatalogError
-from bot.rules import Catalog
-from bot.rules.schema import Rule
+from bot.rules import Catalog, RuleView, as_view
+
+if TYPE_CHECKING:
+    from bot.rules.schema import Rule
 
 __all__ = [
     "CompiledCatalog",
@@ -112,7 +114,7 @@ class _Pattern:
 
 @dataclass(frozen=True, slots=True)
 class _RuleInfo:
-    rule: Rule
+    rule: RuleView
     exclude: re.Pattern[str] | None
     step: re.Pattern[str] | None
     tool_pid: int | None
@@ -238,6 +240,7 @@ def _fingerprint() -> bytes:
     The bytecode and constants of the conversion functions change whenever their logic does,
     so a database cached by an older version is never loaded (no file needs reading).
     """
+
     def code_bytes(code: types.CodeType) -> bytes:
         # Nested code objects (lambdas) are walked, not repr()'d: their repr has an address.
         consts = b"".join(code_bytes(c) if isinstance(c, types.CodeType) else repr(c).encode() for c in code.co_consts)
@@ -291,7 +294,7 @@ def _compile_database(sources: Sequence[str], cache: DatabaseCache | None = None
     return db
 
 
-def compile_catalog(rules: Iterable[Rule], cache: DatabaseCache | None = None) -> CompiledCatalog:
+def compile_catalog(rules: Iterable[RuleView | Rule], cache: DatabaseCache | None = None) -> CompiledCatalog:
     """Build the prefilter and exact matchers for `rules`; CatalogError if one can't be scanned."""
     index: dict[str, int] = {}
     patterns: list[_Pattern] = []
@@ -310,7 +313,7 @@ def compile_catalog(rules: Iterable[Rule], cache: DatabaseCache | None = None) -
     for marker in wrapper_pids | failure_pids | retry_pids:
         patterns[marker].consumers.append((_STRUCT, 0, 0, 0))
     infos: list[_RuleInfo] = []
-    for r, rule in enumerate(rules):
+    for r, rule in enumerate(as_view(x) for x in rules):
         m = rule.match
         for src in m.lines:
             patterns[pid(src)].consumers.append((_LINE, r, 0, 0))

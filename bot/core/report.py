@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.core.markdown import code_block, code_span, inline, prose
 from bot.core.model import Evidence, Finding, Hypothesis, Triage, Verdict
-from bot.rules.schema import Rule
+from bot.rules import RuleView
 
 MARKER = "<!-- ci-triage:v1 -->"
 COMMENT_BUDGET = 60_000
@@ -273,7 +273,7 @@ def render_run_markdown(run: RunReport, detail: int = 3) -> str:
 # Rule pages
 
 
-def render_rule_markdown(rule: Rule) -> str:
+def render_rule_markdown(rule: RuleView) -> str:
     """The documentation page of a rule (docs/rules/ID-name.md and `ci-triage rule ID`)."""
     out = [
         f"# {rule.id} {rule.name}",

@@ -8,21 +8,30 @@ checks each against the schema and the taxonomy, and refuses the whole catalog o
 from __future__ import annotations
 
 import hashlib
+import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Protocol
-
-import pydantic
-from pydantic import TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import __version__
 from bot.errors import CatalogError
-from bot.rules.schema import Rule
+from bot.rules.view import RuleView, rule_view
 
-__all__ = ["Catalog", "Taxonomy", "load_catalog", "load_taxonomy", "parse_rule"]
+if TYPE_CHECKING:  # pydantic is imported only where rule files are validated, never on a warm start
+    from pydantic import ValidationError
+
+    from bot.rules.schema import Rule
+
+
+def as_view(rule: Rule | RuleView) -> RuleView:
+    """The plain view of a validated rule (the catalog, engine and renderers work on views)."""
+    return rule if isinstance(rule, RuleView) else rule_view(rule.model_dump(mode="json", by_alias=True))
+
+
+__all__ = ["Catalog", "RuleView", "Taxonomy", "as_view", "load_catalog", "load_taxonomy", "parse_rule"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -39,10 +48,10 @@ class Taxonomy:
 class Catalog:
     """The validated rules, in id order, and the taxonomy they map to."""
 
-    rules: tuple[Rule, ...]
+    rules: tuple[RuleView, ...]
     taxonomy: Taxonomy
 
-    def get(self, rule_id: str) -> Rule | None:
+    def get(self, rule_id: str) -> RuleView | None:
         for rule in self.rules:
             if rule.id == rule_id:
                 return rule
@@ -65,6 +74,10 @@ def format_validation_error(exc: ValidationError) -> str:
 
 def parse_rule(text: str, source: str, taxonomy: Taxonomy) -> Rule:
     """Parse and validate one rule file's text; raise CatalogError naming `source`."""
+    from pydantic import ValidationError
+
+    from bot.rules.schema import Rule
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -77,7 +90,7 @@ def parse_rule(text: str, source: str, taxonomy: Taxonomy) -> Rule:
     return rule
 
 
-def check_rule(rule: Rule, source: str, taxonomy: Taxonomy) -> None:
+def check_rule(rule: Rule | RuleView, source: str, taxonomy: Taxonomy) -> None:
     if rule.category not in taxonomy.categories:
         raise CatalogError(f"{source}: category {rule.category!r} is not in the taxonomy")
     if taxonomy.kind(rule.category) != rule.kind:
@@ -104,39 +117,39 @@ class BlobCache(Protocol):
 
 
 _LOADED: list[Catalog] = []
-_CACHED_RULES = TypeAdapter(list[Rule])
-"""Validates a cached catalog in one pass (the regex checks skipped: it was validated when cached)."""
 
 
 def load_catalog(cache: BlobCache | None = None) -> Catalog:
     """Load and validate the built-in catalog once per process; raises CatalogError on any defect.
 
-    With a `cache`, the validated catalog is kept as JSON keyed by a hash of every rule file,
-    so later runs skip re-validating ~1,300 regexes (start-up counts toward the 0.5 s goal).
+    With a `cache`, the validated catalog is kept as JSON keyed by a hash of every rule file;
+    later runs rebuild it as plain RuleViews, without pydantic (start-up counts toward the
+    0.5 s goal, and importing pydantic costs more than classifying a small log).
     """
     if _LOADED:
         return _LOADED[0]
     files = [(f"bot/rules/{folder}/{f.name}", f.read_text("utf-8")) for folder, f in _rule_files()]
     key = ""
     if cache is not None:
-        digest = hashlib.sha256(repr((__version__, pydantic.VERSION, files)).encode())
+        digest = hashlib.sha256(repr((__version__, files)).encode())
         key = "catalog-" + digest.hexdigest()[:32] + ".json"
         blob = cache.get(key)
         if blob:
             try:
-                rules = tuple(_CACHED_RULES.validate_json(blob, context={"trusted": True}))
-                _LOADED.append(Catalog(rules, load_taxonomy()))
+                views = tuple(rule_view(r) for r in json.loads(blob))
+                _LOADED.append(Catalog(views, load_taxonomy()))
                 return _LOADED[0]
-            except (ValueError, TypeError, ValidationError):
+            except (ValueError, TypeError, KeyError, AttributeError):
                 pass  # unreadable cache: validate from the sources
-    catalog = _parse_catalog(files)
+    catalog, rows = _parse_catalog(files)
     if cache is not None:
-        cache.put(key, _CACHED_RULES.dump_json(list(catalog.rules), by_alias=True))
+        cache.put(key, json.dumps(rows).encode())
     _LOADED.append(catalog)
     return catalog
 
 
-def _parse_catalog(files: list[tuple[str, str]]) -> Catalog:
+def _parse_catalog(files: list[tuple[str, str]]) -> tuple[Catalog, list[dict[str, Any]]]:
+    """Validate every rule file; the catalog of views, and their dumps for the cache."""
     taxonomy = load_taxonomy()
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -157,4 +170,5 @@ def _parse_catalog(files: list[tuple[str, str]]) -> Catalog:
     for rid in removed.get("removed", {}):
         if rid in seen:
             raise CatalogError(f"{seen[rid]}: id {rid} was retired (removed.toml) and is never reused")
-    return Catalog(tuple(sorted(rules, key=lambda r: r.id)), taxonomy)
+    rows = [r.model_dump(mode="json", by_alias=True) for r in sorted(rules, key=lambda r: r.id)]
+    return Catalog(tuple(rule_view(r) for r in rows), taxonomy), rows

@@ -16,16 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 Pattern = Annotated[str, StringConstraints(min_length=3)]
 RuleId = Annotated[str, StringConstraints(pattern=r"^(INF|COD|USR)\d{3,4}$")]
 RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
-CI_SYSTEMS = (
-    "github_actions",
-    "gitlab_ci",
-    "jenkins",
-    "travis",
-    "buildkite",
-    "circleci",
-    "azure_pipelines",
-    "plain",
-)
+from bot.rules.view import CI_SYSTEMS  # noqa: E402 - shared with the pydantic-free views
 
 # Patterns must stay within one line and must not backtrack without bound: the engine runs
 # them on untrusted text (pitfalls.md: "(.|\n)*" went quadratic on a 100 MB log).
