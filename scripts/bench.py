@@ -108,7 +108,8 @@ def main() -> int:
     patterns = rg_patterns()
     pattern_file = Path(args.work) / "patterns.txt"
     pattern_file.write_text("\n".join(patterns) + "\n")
-    n_rules = len(re.findall(r"^[A-Z]{3}\d{3,4} ", subprocess.run([*CLI, "rules"], capture_output=True, text=True).stdout, re.M))
+    listing = subprocess.run([*CLI, "rules"], capture_output=True, text=True).stdout
+    n_rules = len(re.findall(r"^[A-Z]{3}\d{3,4} ", listing, re.M))
     print(f"ci-triage: {n_rules} rules (full catalog); ripgrep: {len(patterns)} patterns from the catalog")
     subprocess.run([*CLI, "classify", "--no-config", str(files[0])], capture_output=True, check=True)  # warm cache
 
