@@ -115,8 +115,12 @@ class Run:
     def ref(self) -> RunRef:
         title = f"{self.name} #{self.number}" + (f", attempt {self.attempt}" if self.attempt > 1 else "")
         return RunRef(
-            id=self.id, attempt=self.attempt, title=title, url=self.html_url,
-            head_sha=self.head_sha, conclusion=self.conclusion or "",
+            id=self.id,
+            attempt=self.attempt,
+            title=title,
+            url=self.html_url,
+            head_sha=self.head_sha,
+            conclusion=self.conclusion or "",
         )
 
 
@@ -314,8 +318,10 @@ def _is_rate_limit(status: int, data: Any, headers: Any) -> bool:
     if status != 403:
         return False
     message = str(data.get("message", "")) if isinstance(data, dict) else str(data)
-    return "rate limit" in message.lower() or bool(headers and headers.get("retry-after")) or (
-        bool(headers) and headers.get("x-ratelimit-remaining") == "0"
+    return (
+        "rate limit" in message.lower()
+        or bool(headers and headers.get("retry-after"))
+        or (bool(headers) and headers.get("x-ratelimit-remaining") == "0")
     )
 
 
@@ -484,7 +490,8 @@ class GitHubForge:
         def read() -> list[Job]:
             jobs = [_job_object(j) for j in self._gh_run(run.id).jobs(_filter="latest")]
             return [
-                j for j in jobs
+                j
+                for j in jobs
                 if j.conclusion in ("failure", "timed_out") or (j.conclusion == "cancelled" and j.never_ran)
             ]
 
@@ -495,7 +502,9 @@ class GitHubForge:
 
     def annotations(self, job_id: int) -> list[Annotation]:
         data = self._json(
-            "GET", f"/check-runs/{job_id}/annotations", f"reading the annotations of job {job_id}",
+            "GET",
+            f"/check-runs/{job_id}/annotations",
+            f"reading the annotations of job {job_id}",
             parameters={"per_page": 50},
         )
         return [
@@ -692,7 +701,9 @@ class GitHubForge:
         for _ in range(3):
             if merged != theirs:
                 data = self._json(
-                    "PATCH", f"/issues/comments/{keep_id}", f"editing our comment on #{change.number}",
+                    "PATCH",
+                    f"/issues/comments/{keep_id}",
+                    f"editing our comment on #{change.number}",
                     input={"body": merged},
                 )
                 url = str(data.get("html_url", url))
@@ -750,7 +761,8 @@ class GitHubForge:
         def send() -> None:
             try:
                 self._gh.requester.requestJsonAndCheck(
-                    "POST", self._url("/labels"),
+                    "POST",
+                    self._url("/labels"),
                     input={"name": name, "color": LABEL_COLOURS[kind], "description": LABEL_DESCRIPTIONS[kind]},
                 )
             except GithubException as exc:
@@ -776,7 +788,8 @@ class GitHubForge:
         def send() -> int:
             try:
                 self._gh.requester.requestJsonAndCheck(
-                    "POST", self._url(f"/actions/runs/{run.id}/rerun-failed-jobs"),
+                    "POST",
+                    self._url(f"/actions/runs/{run.id}/rerun-failed-jobs"),
                     input={"enable_debug_logging": False},
                 )
             except GithubException as exc:
@@ -839,21 +852,31 @@ def _pull(data: dict[str, Any]) -> Pull:
 def _run_object(r: github.WorkflowRun.WorkflowRun) -> Run:
     """A run from a list: read through the typed attributes (raw_data would fetch it again)."""
     return Run(
-        id=r.id, attempt=r.run_attempt or 1, name=r.name or "workflow", number=r.run_number or 0,
-        html_url=r.html_url or "", status=r.status or "", conclusion=r.conclusion, head_sha=r.head_sha or "",
+        id=r.id,
+        attempt=r.run_attempt or 1,
+        name=r.name or "workflow",
+        number=r.run_number or 0,
+        html_url=r.html_url or "",
+        status=r.status or "",
+        conclusion=r.conclusion,
+        head_sha=r.head_sha or "",
         head_branch=r.head_branch or "",
         head_repository=r.head_repository.full_name if r.head_repository else "",
-        event=r.event or "", workflow_id=r.workflow_id or 0,
+        event=r.event or "",
+        workflow_id=r.workflow_id or 0,
         pull_numbers=tuple(p.number for p in r.pull_requests or ()),
     )
 
 
 def _job_object(j: github.WorkflowJob.WorkflowJob) -> Job:
     return Job(
-        id=j.id, name=j.name or f"job {j.id}", html_url=j.html_url or "", status=j.status or "",
-        conclusion=j.conclusion, runner_id=j.runner_id, runner_name=j.runner_name,
+        id=j.id,
+        name=j.name or f"job {j.id}",
+        html_url=j.html_url or "",
+        status=j.status or "",
+        conclusion=j.conclusion,
+        runner_id=j.runner_id,
+        runner_name=j.runner_name,
         labels=tuple(j.labels or ()),
-        steps=tuple(
-            Step(s.number, s.name or "", s.conclusion, s.started_at, s.completed_at) for s in j.steps or ()
-        ),
+        steps=tuple(Step(s.number, s.name or "", s.conclusion, s.started_at, s.completed_at) for s in j.steps or ()),
     )
