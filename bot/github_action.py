@@ -106,6 +106,8 @@ class Settings(BaseModel):
     max_retry_wait: float = Field(60.0, ge=0, le=3600)
     log_max_bytes: int = Field(16 << 20, ge=4096, le=1 << 30)
     throttle: bool = True
+    comment_settle: float = Field(1.0, ge=0, le=30)
+    """Seconds to wait before checking once more that racing triage runs kept our section."""
 
     # env name -> field name; inputs use the runner's naming (hyphens kept).
     ENV: ClassVar[Mapping[str, str]] = {
@@ -133,6 +135,7 @@ class Settings(BaseModel):
         "CI_TRIAGE_MAX_RETRY_WAIT": "max_retry_wait",
         "CI_TRIAGE_LOG_MAX_BYTES": "log_max_bytes",
         "CI_TRIAGE_THROTTLE": "throttle",
+        "CI_TRIAGE_COMMENT_SETTLE": "comment_settle",
     }
     BOOLS: ClassVar[frozenset[str]] = frozenset({"labels", "dry_run", "fail_on_error", "throttle"})
 
@@ -640,6 +643,7 @@ def make_forge(settings: Settings) -> GitHubForge:
         max_wait=settings.max_retry_wait,
         log_max_bytes=settings.log_max_bytes,
         throttle=settings.throttle,
+        settle=settings.comment_settle,
     )
 
 

@@ -392,7 +392,9 @@ class GitHubForge:
         max_wait: float = 60.0,
         log_max_bytes: int = 16 << 20,
         throttle: bool = True,
+        settle: float = 1.0,
     ) -> None:
+        self._settle_seconds = settle
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self.bot_login = bot_login
@@ -698,7 +700,8 @@ class GitHubForge:
             if other_id != mine:
                 merged = merge_bodies(None, other_body, merged)
         wanted = parse_state(body).sections
-        for _ in range(3):
+        settled = False
+        for _ in range(4):
             if merged != theirs:
                 data = self._json(
                     "PATCH",
@@ -709,7 +712,16 @@ class GitHubForge:
                 url = str(data.get("html_url", url))
             now = next((c for c in self._ours(change.number) if c[0] == keep_id), None)
             if now is None or all(parse_state(now[1]).sections.get(k) == v for k, v in wanted.items()):
-                break
+                if settled or self._settle_seconds <= 0:
+                    break
+                # No compare-and-swap on comments: a triage that read the comment before our
+                # write can still overwrite it with a stale merge right after we verified. Such a
+                # write lands within moments of ours, so look once more after a short wait.
+                settled = True
+                time.sleep(self._settle_seconds)
+                now = next((c for c in self._ours(change.number) if c[0] == keep_id), None)
+                if now is None or all(parse_state(now[1]).sections.get(k) == v for k, v in wanted.items()):
+                    break
             theirs, merged = now[1], merge_bodies(None, body, now[1])
         for other_id, _, _ in ours[1:]:
             with contextlib.suppress(ForgeError):

@@ -151,6 +151,7 @@ class Runner:
             # Test speed, by configuration: no throttling, tiny retry waits, short timeouts.
             "CI_TRIAGE_THROTTLE": "false",
             "CI_TRIAGE_MAX_RETRY_WAIT": "0.01",
+            "CI_TRIAGE_COMMENT_SETTLE": "0.3",
             "CI_TRIAGE_HTTP_TIMEOUT": "10",
         }
         for key, value in inputs.items():

@@ -18,7 +18,9 @@ from tests.github.fake import REPO, FakeGitHub, Fault
 
 @pytest.fixture
 def forge(github: FakeGitHub) -> Iterator[GitHubForge]:
-    with GitHubForge(TOKEN, REPO, api_url=github.url, max_wait=0.0, retries=2, throttle=False, timeout=5) as f:
+    with GitHubForge(
+        TOKEN, REPO, api_url=github.url, max_wait=0.0, retries=2, throttle=False, timeout=5, settle=0.0
+    ) as f:
         yield f
 
 
