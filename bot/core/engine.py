@@ -24,7 +24,7 @@ import hashlib
 import re
 import types
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -135,6 +135,8 @@ class CompiledCatalog:
     wrapper_pids: frozenset[int]
     marker_pids: frozenset[int]
     """Patterns that may mark the failing step or a retry: only their lines need the tracker's check."""
+    priorities: Mapping[str, int]
+    """Rule id -> priority, for ranking findings (fixed when the catalog compiles)."""
 
 
 _ATOM = r"(?:\\[A-Za-z]|\\.|\[(?:\\.|[^\]\\])*\]|\.)"
@@ -348,7 +350,10 @@ def compile_catalog(rules: Iterable[RuleView | Rule], cache: DatabaseCache | Non
     # Failure markers that carry a cause (`ERROR: Job failed (system failure): ... OOMKilled`,
     # a job-level timeout) stay evidence; only the bare wrappers are never evidence.
     wrapper = _union(WRAPPER_PATTERNS)
-    return CompiledCatalog(tuple(infos), tuple(patterns), database, wrapper, wrapper_pids, failure_pids | retry_pids)
+    priorities = {ri.rule.id: ri.rule.priority for ri in infos}
+    return CompiledCatalog(
+        tuple(infos), tuple(patterns), database, wrapper, wrapper_pids, failure_pids | retry_pids, priorities
+    )
 
 
 _COMPILED: dict[int, tuple[Catalog, CompiledCatalog]] = {}
@@ -379,7 +384,6 @@ class _Hit:
 class _RuleState:
     before: deque[_Hit] = field(default_factory=lambda: deque(maxlen=KEEP_HITS))
     after: deque[_Hit] = field(default_factory=lambda: deque(maxlen=KEEP_HITS))
-    count: int = 0
     first: _Hit | None = None
     """The first detailed hit before the failure: the first compiler error is usually the cause."""
     chains: dict[tuple[int, int], tuple[int, int, tuple[Evidence, ...]]] = field(default_factory=dict)
@@ -443,7 +447,6 @@ class Scanner:
         self._prev = b""
         self._cut_lines = 0
         self._failure_tail: tuple[Evidence, ...] = ()
-        self._last_text: str | None = None
         self._hits: list[tuple[int, int]] = []
         self._ends_nl = True
 
@@ -574,7 +577,6 @@ class Scanner:
                 return
             head = lines[0]
             hit = _Hit(first, head.text, head.step, _groups(m), False, lines, head.step_line)
-        state.count += 1
         bucket = state.after if after else state.before
         if bucket and bucket[-1].line == hit.line:
             return
@@ -775,10 +777,7 @@ def _dedupe(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
 
 
 def _priority(c: CompiledCatalog, rule_id: str) -> int:
-    for ri in c.rules:
-        if ri.rule.id == rule_id:
-            return ri.rule.priority
-    return 0
+    return c.priorities.get(rule_id, 0)
 
 
 def _merge_by_category(findings: list[Finding]) -> list[Finding]:
