@@ -456,13 +456,6 @@ def triage_run(ctx: Context, run: Run) -> list[JobResult]:
 # Acting on a run
 
 
-def _add_note(body: str, run_id: int, text: str) -> str:
-    """Say in the run's section what the bot could not do (the section is ours to annotate)."""
-    end = f"\n<!-- ci-triage:end {run_id} -->"
-    note = f"\n\n> ⚠️ {inline(text, 400)}\n"
-    return body.replace(end, note + end, 1) if end in body else body
-
-
 def _problem_text(problem: str) -> str:
     return problem.split(": ", 1)[1] if ": " in problem else problem
 
@@ -475,7 +468,9 @@ def act(ctx: Context, run: Run, results: Sequence[JobResult], pulls: Sequence[Pu
     refused = ""
     rerun_done = False
 
-    def plan_for(change: ChangeRef, body: str | None, labels: Sequence[str], refused: str) -> Plan:
+    def plan_for(
+        change: ChangeRef, body: str | None, labels: Sequence[str], refused: str, notes: Sequence[str] = ()
+    ) -> Plan:
         return plan_run(
             change,
             run_ref,
@@ -486,6 +481,7 @@ def act(ctx: Context, run: Run, results: Sequence[JobResult], pulls: Sequence[Pu
             reruns_used=reruns_used,
             trigger=trigger,
             rerun_refused=refused,
+            notes=notes,
         )
 
     if not pulls:
@@ -528,10 +524,8 @@ def act(ctx: Context, run: Run, results: Sequence[JobResult], pulls: Sequence[Pu
         report.problems.extend(outcome.problems)
         if outcome.problems:
             text = "Could not update the labels: " + "; ".join(_problem_text(p) for p in outcome.problems)
-            comments = [
-                UpsertComment(c.change, _add_note(c.body, run.id, text)) if isinstance(c, UpsertComment) else c
-                for c in comments
-            ]
+            noted = plan_for(change, body, existing, refused, notes=(text,))
+            comments = [a for a in noted.actions if isinstance(a, UpsertComment)]
         outcome = execute(comments, forge, dry_run=settings.dry_run)
         report.problems.extend(outcome.problems)
         if outcome.comment_url:

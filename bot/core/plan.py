@@ -213,12 +213,14 @@ def plan_run(
     trigger: Trigger = "triage",
     rerun_refused: str = "",
     budget: int = COMMENT_BUDGET,
+    notes: Sequence[str] = (),
 ) -> Plan:
     """Everything to do for one triaged run, given the bot's previous comment state.
 
     Actions come in execution order: the re-run first, then the comment and labels. When the
     forge refuses the re-run, the caller plans again with `rerun_refused` set, so the comment
-    never claims a re-run that did not happen.
+    never claims a re-run that did not happen. `notes` say in the section what the bot could
+    not do (labels it could not set, ...).
     """
     previous = state.runs.get(run.id)
     if previous is not None and previous.rerun_attempt and run.attempt > previous.rerun_attempt:
@@ -240,6 +242,7 @@ def plan_run(
         url=run.url,
         jobs=tuple(JobReport(j.job.name, j.triage, j.job.url, j.job.anchor, j.note, j.allow_failure) for j in jobs),
         status=decision.status,
+        notes=tuple(notes),
     )
     renderings = [render_run_markdown(report, detail) for detail in (3, 2, 1, 0)]
     run_state = RunState(

@@ -171,3 +171,8 @@ def test_a_larger_budget_keeps_detail_the_github_budget_trims() -> None:
     body_large = next(a.body for a in large.actions if isinstance(a, UpsertComment))
     assert len(body_small) <= 60_000 < len(body_large) <= NOTE_BUDGET
     assert "Hypotheses, most likely first" in body_large
+
+
+def test_notes_say_in_the_section_what_the_bot_could_not_do() -> None:
+    plan = plan_run(CHANGE, RUN, [job()], policy=POLICY, state=CommentState(), notes=("Could not set @labels",))
+    assert "> Could not set @\u200blabels" in plan.section
