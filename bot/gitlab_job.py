@@ -553,7 +553,7 @@ def run(
         if first.problems:
             problems.extend(first.problems)
             # GitLab's words end up in the note's re-run line, which the core does not escape.
-            refused = inline(redact("; ".join(p.split(": ", 1)[-1] for p in first.problems)), 300)
+            refused = "; ".join(p.split(": ", 1)[-1] for p in first.problems)  # plan_run redacts and escapes
             plan = _plan(change, run_ref, results, settings, state, existing, refused, reruns_used)
     rest = [a for a in plan.actions if not isinstance(a, RerunJobs)]
     outcome = execute(rest, forge, dry_run=settings.dry_run)

@@ -15,6 +15,7 @@ from typing import Literal
 from bot.core.comment import CommentState, RunState, splice
 from bot.core.markdown import code_span, inline
 from bot.core.model import Triage, Verdict
+from bot.core.redact import redact
 from bot.core.report import COMMENT_BUDGET, JobReport, RunReport, render_run_markdown
 
 Trigger = Literal["triage", "retriage", "retriage-rerun"]
@@ -233,7 +234,7 @@ def plan_run(
         decision = decide_rerun(jobs, policy, reruns_used=reruns_used, trigger=trigger)
         if rerun_refused and decision.rerun:
             decision = RerunDecision(
-                False, (), f"Tried to re-run, but the request was refused: {inline(rerun_refused, 300)}"
+                False, (), f"Tried to re-run, but the request was refused: {inline(redact(rerun_refused), 300)}"
             )
     verdict = run_verdict(jobs) if run.conclusion != "success" else Verdict.INFRASTRUCTURE
     categories = tuple(sorted({j.triage.category for j in deciding(jobs) if j.triage.category}))

@@ -176,3 +176,10 @@ def test_a_larger_budget_keeps_detail_the_github_budget_trims() -> None:
 def test_notes_say_in_the_section_what_the_bot_could_not_do() -> None:
     plan = plan_run(CHANGE, RUN, [job()], policy=POLICY, state=CommentState(), notes=("Could not set @labels",))
     assert "> Could not set @\u200blabels" in plan.section
+
+
+def test_refusal_text_is_redacted_and_escaped_once() -> None:
+    refused = "403 for_user token=ghp_" + "a" * 36
+    plan = plan_run(CHANGE, RUN, [job()], policy=POLICY, state=CommentState(), rerun_refused=refused)
+    assert "ghp_" not in plan.status
+    assert "for\\_user" in plan.status and "for\\\\\\_user" not in plan.status
