@@ -209,6 +209,9 @@ STEP_FAILED_PATTERNS: tuple[str, ...] = (
     r"^The action '.*' has timed out after \d+ minutes",
 )
 
+_FAILED_RE = re.compile("|".join(f"(?:{p})" for p in STEP_FAILED_PATTERNS))
+_RETRY_RE = re.compile("|".join(f"(?:{p})" for p in RETRY_PATTERNS))
+
 # GitLab runs these after the failure; they are never the failing section.
 _GITLAB_POST_SECTIONS = frozenset(
     {
@@ -226,8 +229,6 @@ class StepTracker:
     """Follows steps and sections through a log and finds the step that failed first."""
 
     __slots__ = (
-        "_failed_re",
-        "_retry_re",
         "_sub",
         "current",
         "failed",
@@ -247,8 +248,6 @@ class StepTracker:
         self.retry_line: int | None = None
         """The last whole-command retry before the failure; earlier evidence was superseded."""
         self._sub: str | None = None
-        self._failed_re = re.compile("|".join(f"(?:{p})" for p in STEP_FAILED_PATTERNS))
-        self._retry_re = re.compile("|".join(f"(?:{p})" for p in RETRY_PATTERNS))
 
     def feed(self, info: LineInfo, lineno: int, *, markers: bool = True) -> str | None:
         """Account for one normalised line; return the step it belongs to.
@@ -267,9 +266,9 @@ class StepTracker:
             self._sub = None
         if not markers or self.failed is not None or not info.text:
             return self._sub or self.current
-        if self._retry_re.search(info.text):
+        if _RETRY_RE.search(info.text):
             self.retry_line = lineno
-        if self._failed_re.search(info.text):
+        if _FAILED_RE.search(info.text):
             self.failed = self.current or ""
             self.failed_line = lineno
             m = _TRAVIS_COMMAND_EXIT.match(info.text)
