@@ -253,6 +253,12 @@ def _fingerprint() -> bytes:
     return b"".join(parts)
 
 
+def _database(exprs: Sequence[bytes], flags: Sequence[int]) -> hyperscan.Database:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=list(exprs), ids=list(range(len(exprs))), flags=list(flags))
+    return db
+
+
 # Known library defect (hyperscan 0.9.1's bundled engine): compiled together with
 # `#\s+(?:SIGSEGV|EXCEPTION_ACCESS_VIOLATION)`, the pattern `#\d+ 0x[0-9a-f]+ in \S` is never
 # reported, though each matches alone. tests/core/test_prefilter.py checks the superset
@@ -273,24 +279,23 @@ def _compile_database(sources: Sequence[str], cache: DatabaseCache | None = None
     prepared = [_prefilter_source(src) for src in sources]
     exprs = [e for e, _ in prepared]
     flags = [f for _, f in prepared]
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     try:
-        db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+        db = _database(exprs, flags)
     except hyperscan.error:
         # Find the patterns Hyperscan cannot take as they are; try them in prefilter mode.
         for n, (expr, flag) in enumerate(prepared):
-            try:
-                hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[expr], ids=[0], flags=[flag])
-            except hyperscan.error:
-                flags[n] = flag | hyperscan.HS_FLAG_PREFILTER
+            failure: hyperscan.error | None = None
+            for candidate in (flag, flag | hyperscan.HS_FLAG_PREFILTER):
                 try:
-                    hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(
-                        expressions=[expr], ids=[0], flags=[flags[n]]
-                    )
+                    _database([expr], [candidate])
                 except hyperscan.error as exc:
-                    raise CatalogError(f"pattern {sources[n]!r} cannot be scanned: {exc}") from exc
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+                    failure = exc
+                    continue
+                flags[n], failure = candidate, None
+                break
+            if failure is not None:
+                raise CatalogError(f"pattern {sources[n]!r} cannot be scanned: {failure}") from failure
+        db = _database(exprs, flags)
     if cache is not None:
         cache.put(key, hyperscan.dumpb(db))
     return db
