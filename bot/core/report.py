@@ -18,12 +18,6 @@ MARKER = "<!-- ci-triage:v1 -->"
 COMMENT_BUDGET = 60_000
 """GitHub refuses bodies over 65,536 characters; GitLab notes allow more. One budget serves both."""
 
-_VERDICT_WORDS = {
-    Verdict.INFRASTRUCTURE: "infrastructure",
-    Verdict.CODE: "code",
-    Verdict.UNKNOWN: "unknown",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class JobReport:
@@ -242,7 +236,7 @@ def _table(run: RunReport) -> list[str]:
         cat = f"`{t.category}`" if t.category else "n/a"
         conf = _pct(t.confidence) if t.verdict is not Verdict.UNKNOWN else "n/a"
         name = inline(j.name, 80) + (" (allowed to fail)" if j.allow_failure else "")
-        out.append(f"| {name} | {_VERDICT_WORDS[t.verdict]} | {cat} | {conf} | {evidence} |")
+        out.append(f"| {name} | {t.verdict.value} | {cat} | {conf} | {evidence} |")
     return out
 
 
